@@ -1,0 +1,120 @@
+# gptladder — one Makefile, one target per thing a user does.
+#
+#   make            build every program into build/
+#   make test       build and run the cmocka test suite
+#   make sanitize   the same tests under AddressSanitizer + UBSan
+#   make bench      training and sampling speed (tokens/s, GFLOP/s, peak memory)
+#   make clean      remove build/ (never out/, which holds your checkpoints)
+#
+# Knobs: NO_OMP=1 builds without OpenMP; THREADS="1 2" picks bench thread counts.
+
+CC      ?= gcc
+# C11 with POSIX and GNU extensions for getopt_long and friends. IEEE maths:
+# never -ffast-math (it broke llm.c's GELU backward). -march=native where the
+# compiler understands it, so the inner loops vectorise with AVX2/AVX-512.
+NATIVE  := $(shell $(CC) -march=native -x c -c -o /dev/null /dev/null 2>/dev/null && echo -march=native)
+CFLAGS  ?= -O3 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP $(NATIVE)
+LDLIBS  := -lm
+ifndef NO_OMP
+OMP     := $(shell $(CC) -fopenmp -x c -c -o /dev/null /dev/null 2>/dev/null && echo -fopenmp)
+CFLAGS  += $(OMP)
+LDFLAGS += $(OMP)
+endif
+CMOCKA  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+# Library modules are the .c files that have a .h beside them; every other
+# src/*.c is a program with its own main (src/tokenizer_main.c is `tokenizer`).
+LIB_SRC  := $(patsubst %.h,%.c,$(wildcard src/*.h))
+PROG_SRC := $(filter-out $(LIB_SRC),$(wildcard src/*.c))
+PROGS    := $(patsubst src/%.c,build/%,$(subst _main.c,.c,$(PROG_SRC)))
+TESTS    := $(patsubst tests/%.c,build/%,$(wildcard tests/test_*.c))
+LIB      := build/libladder.a
+
+.PHONY: all deps test sanitize bench clean
+all: $(PROGS)
+
+# ---- deps: check for gcc, make, cmocka and gnuplot; install what is missing ----
+# Runs once (the stamp file remembers); `make clean` forgets it.
+deps: build/.deps-ok
+build/.deps-ok:
+	@mkdir -p build
+	@missing=""; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
+	command -v make >/dev/null || missing="$$missing make"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	pkg-config --exists cmocka 2>/dev/null || missing="$$missing libcmocka-dev"; \
+	command -v gnuplot >/dev/null || missing="$$missing gnuplot-nox"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"; \
+	  else echo "gptladder needs:$$missing. Please run:"; \
+	       echo "  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; fi; \
+	  echo "installing:$$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing || exit 1; \
+	fi
+	@touch $@
+
+# ---- the library and the programs ----
+build/obj/%.o: src/%.c | build/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
+	ar rcs $@ $^
+
+build/tokenizer: src/tokenizer_main.c $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+build/%: src/%.c $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+# ---- tests: one cmocka binary per tests/test_*.c, run from the repo root ----
+# A rung's test #includes the rung's .c with TESTING defined, which hides its main.
+build/test_%: tests/test_%.c tests/testutil.h $(LIB) | $(PROGS)
+	$(CC) $(CFLAGS) -DTESTING -Isrc -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) $(CMOCKA)
+
+test: $(TESTS) $(PROGS)
+	@fail=0; for t in $(TESTS); do echo "== $$t"; ./$$t || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "make test: all test programs passed"; \
+	else echo "make test: FAILED"; exit 1; fi
+
+# ---- sanitize: the same tests, built apart under ASan + UBSan ----
+SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+sanitize: | build/.deps-ok
+	$(MAKE) --no-print-directory BUILD_SAN=1 CFLAGS="$(SAN)" LDFLAGS="$(SAN)" \
+	    LIB=build/san/libladder.a san-test
+
+ifdef BUILD_SAN
+build/san/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+build/san/libladder.a: $(patsubst src/%.c,build/san/obj/%.o,$(LIB_SRC))
+	ar rcs $@ $^
+build/san/test_%: tests/test_%.c tests/testutil.h build/san/libladder.a
+	$(CC) $(CFLAGS) -DTESTING -Isrc -o $@ $< build/san/libladder.a $(LDFLAGS) $(LDLIBS) $(CMOCKA)
+build/san/%: src/%.c build/san/libladder.a
+	$(CC) $(CFLAGS) -o $@ $< build/san/libladder.a $(LDFLAGS) $(LDLIBS)
+build/san/tokenizer: src/tokenizer_main.c build/san/libladder.a
+	$(CC) $(CFLAGS) -o $@ $< build/san/libladder.a $(LDFLAGS) $(LDLIBS)
+SAN_TESTS := $(patsubst build/%,build/san/%,$(TESTS))
+SAN_PROGS := $(patsubst build/%,build/san/%,$(PROGS))
+san-test: $(SAN_TESTS) $(SAN_PROGS)
+	@fail=0; for t in $(SAN_TESTS); do echo "== $$t"; \
+	  GPTLADDER_BIN=build/san ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ./$$t || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "make sanitize: clean"; else echo "make sanitize: FAILED"; exit 1; fi
+endif
+
+# ---- bench: fixed configs, fixed steps; prints one parsable line per run ----
+THREADS ?= 1 2
+build/bench: bench/bench.c $(LIB)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+bench: build/bench
+	@for t in $(THREADS); do ./build/bench --threads $$t; done
+
+clean:
+	rm -rf build
+
+-include $(wildcard build/obj/*.d build/*.d build/san/obj/*.d)
