@@ -16,7 +16,9 @@ NATIVE  := $(shell $(CC) -march=native -x c -c -o /dev/null /dev/null 2>/dev/nul
 CFLAGS  ?= -O3 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP $(NATIVE)
 LDLIBS  := -lm
-ifndef NO_OMP
+ifdef NO_OMP
+CFLAGS  += -Wno-unknown-pragmas   # the omp pragmas are simply ignored
+else
 OMP     := $(shell $(CC) -fopenmp -x c -c -o /dev/null /dev/null 2>/dev/null && echo -fopenmp)
 CFLAGS  += $(OMP)
 LDFLAGS += $(OMP)

@@ -1,6 +1,5 @@
 /* util.c — checked allocation and I/O, atomic writes, the TSV reader.
  * See util.h for the contracts. */
-#define _GNU_SOURCE
 #include "util.h"
 
 #include <errno.h>
