@@ -13,16 +13,17 @@ CC      ?= gcc
 # never -ffast-math (it broke llm.c's GELU backward). -march=native where the
 # compiler understands it, so the inner loops vectorise with AVX2/AVX-512.
 NATIVE  := $(shell $(CC) -march=native -x c -c -o /dev/null /dev/null 2>/dev/null && echo -march=native)
-CFLAGS  ?= -O3 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP $(NATIVE)
+# OPT is the one knob the sanitizer build (and you) may override.
+OPT     ?= -O3 -g $(NATIVE)
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP $(OPT)
 LDLIBS  := -lm
 ifdef NO_OMP
 CFLAGS  += -Wno-unknown-pragmas   # the omp pragmas are simply ignored
 else
 OMP     := $(shell $(CC) -fopenmp -x c -c -o /dev/null /dev/null 2>/dev/null && echo -fopenmp)
 CFLAGS  += $(OMP)
-LDFLAGS += $(OMP)
 endif
+LDFLAGS := $(OMP) $(SANITIZE)
 CMOCKA  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 # Library modules are the .c files that have a .h beside them; every other
@@ -84,8 +85,7 @@ test: $(TESTS) $(PROGS)
 # ---- sanitize: the same tests, built apart under ASan + UBSan ----
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 sanitize: | build/.deps-ok
-	$(MAKE) --no-print-directory BUILD_SAN=1 CFLAGS="$(SAN)" LDFLAGS="$(SAN)" \
-	    LIB=build/san/libladder.a san-test
+	$(MAKE) --no-print-directory BUILD_SAN=1 OPT="$(SAN)" SANITIZE="$(SAN)" san-test
 
 ifdef BUILD_SAN
 build/san/obj/%.o: src/%.c
