@@ -4,9 +4,13 @@
 #   make test       build and run the cmocka test suite
 #   make sanitize   the same tests under AddressSanitizer + UBSan
 #   make bench      training and sampling speed (tokens/s, GFLOP/s, peak memory)
+#   make data       generate the toy world (data/) and tokenize it (out/)
+#   make run        data, then train and evaluate every rung in order, then plots
+#   make plots      render every plots/*.gp whose .tsv log exists
 #   make clean      remove build/ (never out/, which holds your checkpoints)
 #
-# Knobs: NO_OMP=1 builds without OpenMP; THREADS="1 2" picks bench thread counts.
+# Knobs: NO_OMP=1 builds without OpenMP; THREADS="1 2" picks bench thread counts;
+# FAST=1 makes `make run` use tiny settings (under a minute), writing into out/fast/.
 
 CC      ?= gcc
 # C11 with POSIX and GNU extensions for getopt_long and friends. IEEE maths:
@@ -34,7 +38,7 @@ PROGS    := $(patsubst src/%.c,build/%,$(subst _main.c,.c,$(PROG_SRC)))
 TESTS    := $(patsubst tests/%.c,build/%,$(wildcard tests/test_*.c))
 LIB      := build/libladder.a
 
-.PHONY: all deps test sanitize bench clean
+.PHONY: all deps test sanitize bench clean data run plots
 all: $(PROGS)
 
 # ---- deps: check for gcc, make, cmocka and gnuplot; install what is missing ----
@@ -115,6 +119,57 @@ build/bench: bench/bench.c $(LIB)
 
 bench: build/bench
 	@for t in $(THREADS); do ./build/bench --threads $$t; done
+
+# ---- data: the toy world, then its tokens ----
+# toydata writes every file of data/ at once; pretrain.txt is too big to commit
+# and is regenerated (byte for byte) from the seed.
+DATA_SEED ?= 1
+data: out/pretrain.bin out/val.bin
+
+DATA_FILES := data/pretrain.txt data/val.txt data/classify_train.tsv data/classify_test.tsv \
+	data/zeroshot_test.tsv data/fewshot_pool.tsv data/fewshot_test.tsv data/sft_train.tsv \
+	data/sft_test.tsv data/prefs_train.tsv data/prefs_test.tsv data/ppo_prompts.tsv
+$(DATA_FILES) &: build/toydata
+	./build/toydata --out data --seed $(DATA_SEED)
+
+out/tokenizer.merges: data/pretrain.txt build/tokenizer
+	@mkdir -p out
+	./build/tokenizer train --data data/pretrain.txt --vocab 512 --out out/tokenizer
+
+out/%.bin: data/%.txt out/tokenizer.merges
+	./build/tokenizer encode --model out/tokenizer.merges --data $< --out $@
+
+# ---- run: every rung in order; each result is a file, so a second run with
+# nothing changed trains nothing, and an interrupted run resumes at its rung ----
+ifdef FAST
+RUN  := out/fast
+LOGS := out/fast
+FLAGS := --fast
+else
+RUN  := out
+LOGS := plots
+FLAGS :=
+endif
+
+run: all data $(RUN)/gpt1_classifier.bin
+	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
+	@echo "make run: done. Logs in $(LOGS)/, checkpoints in $(RUN)/."
+
+$(RUN)/gpt1.bin: out/pretrain.bin out/val.bin build/gpt1
+	@mkdir -p $(RUN)
+	./build/gpt1 pretrain $(FLAGS) --data out/pretrain.bin --val out/val.bin \
+	    --out $@ --log $(LOGS)/gpt1_pretrain.tsv
+
+$(RUN)/gpt1_classifier.bin: $(RUN)/gpt1.bin data/classify_train.tsv data/classify_test.tsv
+	./build/gpt1 finetune $(FLAGS) --model $< --out $@ --log $(LOGS)/gpt1_finetune.tsv
+
+# ---- plots: gnuplot -c plots/NAME.gp LOG.tsv OUT.png for every log present ----
+LOGS ?= plots
+plots: | build/.deps-ok
+	@for gp in plots/*.gp; do name=$$(basename $$gp .gp); \
+	  if [ -f $(LOGS)/$$name.tsv ]; then \
+	    gnuplot -c $$gp $(LOGS)/$$name.tsv $(LOGS)/$$name.png && echo "plot: $(LOGS)/$$name.png"; \
+	  fi; done
 
 clean:
 	rm -rf build

@@ -3,6 +3,7 @@
 #include "head.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,14 +67,16 @@ void head_zero_grad(LinearHead *h) {
     memset(h->dw, 0, sizeof(float) * ((size_t)h->K * h->C + h->K));
 }
 
-double head_grad_sumsq(const LinearHead *h) {
-    double s = 0.0;
-    for (size_t i = 0; i < (size_t)h->K * h->C + h->K; i++) s += (double)h->dw[i] * h->dw[i];
-    return s;
-}
-
-void head_scale_grad(LinearHead *h, float s) {
-    for (size_t i = 0; i < (size_t)h->K * h->C + h->K; i++) h->dw[i] *= s;
+float head_clip_together(LinearHead *h, float *trunk_grads, size_t n, float max_norm) {
+    size_t nh = (size_t)h->K * h->C + h->K;
+    float trunk = grad_norm(trunk_grads, n), head = grad_norm(h->dw, nh);
+    float norm = sqrtf(trunk * trunk + head * head);
+    if (max_norm > 0.0f && norm > max_norm) {
+        float s = max_norm / norm;
+        for (size_t i = 0; i < n; i++) trunk_grads[i] *= s;
+        for (size_t i = 0; i < nh; i++) h->dw[i] *= s;
+    }
+    return norm;
 }
 
 void head_update(LinearHead *h, float lr, const AdamWConfig *cfg) {

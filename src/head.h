@@ -49,10 +49,9 @@ void head_backward(LinearHead *h, float *dhidden, const float *dout, const float
                    const int *rows, int n);
 
 void head_zero_grad(LinearHead *h);
-/* Adds the head's squared gradient norm to a running total (for clipping the
- * trunk and the head together) and scales its gradients by s. */
-double head_grad_sumsq(const LinearHead *h);
-void head_scale_grad(LinearHead *h, float s);
+/* Clips the trunk's gradients (trunk_grads, n floats) and the head's together
+ * to a global norm of max_norm (<= 0: no clipping); returns the norm before. */
+float head_clip_together(LinearHead *h, float *trunk_grads, size_t n, float max_norm);
 /* One AdamW step: w decays (2-D), b does not. */
 void head_update(LinearHead *h, float lr, const AdamWConfig *cfg);
 
