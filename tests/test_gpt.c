@@ -1,0 +1,699 @@
+/* test_gpt.c — what the GPT-2 model promises, checked one property per test.
+ *
+ * The strongest check comes first: the model agrees with an independent
+ * PyTorch implementation (tests/reference/, see its README) on the logits,
+ * the loss and the gradient of every parameter, for a tiny model whose
+ * parameters are all random and of order 1. The ops are each checked against
+ * finite differences in test_tensor.c; this file checks that gpt.c wires them
+ * together into GPT-2: the right shapes, the right order, the residual
+ * stream, the tied embedding getting both of its gradients.
+ *
+ * Then the properties a learner would ask about: the causal mask, the
+ * parameter count, a whole-model gradient check, overfitting one batch,
+ * checkpoints (round trip and every way a file can be wrong), determinism and
+ * threads, the gradient path the heads of later rungs use (dhidden), and
+ * greedy sampling.
+ *
+ * Random test data comes from the test's own splitmix64, so a bug in the
+ * module's Rng cannot hide a bug in the model.
+ */
+#include "testutil.h"
+#include "gpt.h"
+#include "util.h"
+
+/* ---- the test's own random numbers ---- */
+
+static uint64_t test_rng = 1;
+
+static void test_seed(uint64_t seed) { test_rng = seed; }
+
+/* splitmix64 (Vigna) */
+static uint64_t test_u64(void) {
+    uint64_t z = (test_rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static float test_uniform(float lo, float hi) {
+    return lo + (hi - lo) * (float)((double)(test_u64() >> 11) / 9007199254740992.0);
+}
+
+static int test_below(int n) { return (int)(test_u64() % (uint64_t)n); }
+
+static void random_tokens(int *x, size_t n, int V) {
+    for (size_t i = 0; i < n; i++) x[i] = test_below(V);
+}
+
+/* ---- helpers ---- */
+
+static const char *const param_names[NUM_PARAM_TENSORS] = {
+    "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
+    "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb",
+};
+
+/* Where parameter tensor i starts in params_memory (and grads_memory). */
+static size_t param_offset(const GPT *m, int i) {
+    size_t off = 0;
+    for (int k = 0; k < i; k++) off += m->param_sizes[k];
+    return off;
+}
+
+/* Replaces GPT-2's initialisation (weights N(0, 0.02), biases 0, gains 1) by
+ * random values of order 1, as the PyTorch reference does: attention scores,
+ * GELU inputs and logits are then far from the linear regime, and biases and
+ * LayerNorm gains are not at special values, so a gradient check sees every
+ * term of every op. Padded wte rows stay zero, as gpt_build leaves them. */
+static void randomize_params(GPT *m, uint64_t seed) {
+    test_seed(seed);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        float *w = m->params_memory + param_offset(m, i);
+        float lo, hi;
+        switch (i) {
+        case P_WTE: case P_WPE: lo = -1.0f; hi = 1.0f; break;
+        case P_QKVW: case P_ATTPROJW: case P_FCW: lo = -0.5f; hi = 0.5f; break;
+        case P_FCPROJW: lo = -0.25f; hi = 0.25f; break;
+        case P_LN1W: case P_LN2W: case P_LNFW: lo = 0.7f; hi = 1.3f; break;
+        default: lo = -0.2f; hi = 0.2f;  /* biases and LayerNorm shifts */
+        }
+        for (size_t j = 0; j < m->param_sizes[i]; j++) w[j] = test_uniform(lo, hi);
+    }
+    const GPTConfig *c = &m->config;
+    memset(m->params.wte + (size_t)c->V * c->C, 0, sizeof(float) * (size_t)(c->Vp - c->V) * c->C);
+}
+
+static float *copy_floats(const float *x, size_t n) {
+    float *y = malloc_or_die(n * sizeof(float), "test copy");
+    memcpy(y, x, n * sizeof(float));
+    return y;
+}
+
+static float max_abs(const float *x, size_t n) {
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++) if (fabsf(x[i]) > m) m = fabsf(x[i]);
+    return m;
+}
+
+/* forward + mean LM loss + backward from that loss, into freshly zeroed grads */
+static float loss_and_grads(GPT *m, const int *inputs, const int *targets, int B, int T) {
+    gpt_forward(m, inputs, B, T);
+    float loss = gpt_lm_loss(m, targets, NULL);
+    gpt_zero_grad(m);
+    gpt_lm_loss_backward(m, targets, NULL, 1.0f);
+    gpt_backward(m, m->dlogits, NULL);
+    return loss;
+}
+
+static float train_step(GPT *m, const int *inputs, const int *targets, int B, int T, float lr,
+                        const AdamWConfig *opt) {
+    float loss = loss_and_grads(m, inputs, targets, B, T);
+    gpt_clip_grad(m, 1.0f);
+    gpt_update(m, lr, opt);
+    return loss;
+}
+
+static void load_into_scratch(void *path) {
+    GPT m;
+    gpt_load(&m, (const char *)path);
+    gpt_free(&m);
+}
+
+/* ---- 1. agreement with PyTorch ---- */
+
+#define REFERENCE_PATH "tests/reference/gpt2_tiny_reference.bin"
+#define REF_MAGIC 20240327
+#define REF_VERSION 1
+
+/* The reference file is an llm.c checkpoint followed by a section holding a
+ * batch and PyTorch's answers for it (layout: tests/reference/README.md).
+ * PyTorch computed in float64 on the float32 parameters, so the answers are
+ * exact up to one rounding; our float32 forward and backward differ from them
+ * by accumulated rounding only, a few parts in 1e6 here. We allow 1e-4 on the
+ * logits and the loss (absolute and relative), and 1e-4 of each gradient
+ * tensor's largest magnitude on its elements: a missing term, a wrong
+ * transpose or a gradient sent to the wrong place is off by far more. */
+static void test_model_matches_pytorch_reference(void **state) {
+    (void)state;
+    size_t len;
+    char *file = read_file_or_die(REFERENCE_PATH, &len);
+    int header[GPT_HEADER_INTS];
+    assert_true(len >= sizeof header);
+    memcpy(header, file, sizeof header);
+    assert_int_equal(header[0], GPT_MAGIC);
+    assert_int_equal(header[1], GPT_VERSION);
+    GPTConfig cfg = {.maxT = header[2], .V = header[3], .L = header[4], .NH = header[5],
+                     .C = header[6], .Vp = header[7]};
+    size_t nparams = gpt_num_parameters(&cfg);
+    size_t ckpt_bytes = sizeof header + sizeof(float) * nparams;
+
+    /* the checkpoint part alone is a file gpt_load accepts, as llm.c would */
+    char path[256];
+    temp_path(path, sizeof path, "reference-checkpoint.bin");
+    write_bytes(path, file, ckpt_bytes);
+    GPT m;
+    gpt_load(&m, path);
+    remove(path);
+    assert_int_equal(m.config.maxT, cfg.maxT);
+    assert_int_equal(m.config.V, cfg.V);
+    assert_int_equal(m.config.Vp, cfg.Vp);
+    assert_int_equal(m.config.L, cfg.L);
+    assert_int_equal(m.config.NH, cfg.NH);
+    assert_int_equal(m.config.C, cfg.C);
+    assert_int_equal(m.num_parameters, nparams);
+    assert_memory_equal(m.params_memory, file + sizeof header, sizeof(float) * nparams);
+
+    /* the reference section */
+    const char *p = file + ckpt_bytes;
+    int sec[4];
+    assert_true(len >= ckpt_bytes + sizeof sec);
+    memcpy(sec, p, sizeof sec);
+    p += sizeof sec;
+    assert_int_equal(sec[0], REF_MAGIC);
+    assert_int_equal(sec[1], REF_VERSION);
+    int B = sec[2], T = sec[3];
+    size_t BT = (size_t)B * T, nlogits = BT * cfg.Vp;
+    assert_int_equal(len, ckpt_bytes + sizeof sec + 2 * BT * sizeof(int) +
+                          (nlogits + 1 + nparams) * sizeof(float));
+    int *inputs = malloc_or_die(BT * sizeof(int), "inputs");
+    int *targets = malloc_or_die(BT * sizeof(int), "targets");
+    float *want_logits = malloc_or_die(nlogits * sizeof(float), "logits");
+    float *want_grads = malloc_or_die(nparams * sizeof(float), "grads");
+    float want_loss;
+    memcpy(inputs, p, BT * sizeof(int)); p += BT * sizeof(int);
+    memcpy(targets, p, BT * sizeof(int)); p += BT * sizeof(int);
+    memcpy(want_logits, p, nlogits * sizeof(float)); p += nlogits * sizeof(float);
+    memcpy(&want_loss, p, sizeof(float)); p += sizeof(float);
+    memcpy(want_grads, p, nparams * sizeof(float));
+
+    float loss = loss_and_grads(&m, inputs, targets, B, T);
+    check_close("logits vs PyTorch (padded columns included)", m.acts.logits, want_logits,
+                nlogits, 1e-4, 1e-4);
+    check_close("mean loss vs PyTorch", &loss, &want_loss, 1, 1e-4, 1e-4);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t off = param_offset(&m, i), n = m.param_sizes[i];
+        char name[96];
+        snprintf(name, sizeof name, "gradient of %s vs PyTorch", param_names[i]);
+        check_close(name, m.grads_memory + off, want_grads + off, n, 0.0,
+                    1e-4 * max_abs(want_grads + off, n));
+    }
+    gpt_free(&m);
+    free(inputs); free(targets); free(want_logits); free(want_grads); free(file);
+}
+
+/* ---- 2. the causal mask ---- */
+
+/* Position t must not see the future: changing the token at t+1 leaves the
+ * logits at positions 0..t exactly as they were (every op works row by row
+ * except attention, whose mask gives future keys weight exactly 0), and does
+ * change the logits at t+1. This is what lets one forward pass train all T
+ * next-token predictions at once. */
+static void test_causal_mask_hides_future_tokens(void **state) {
+    (void)state;
+    const int B = 2, T = 8;
+    GPT m;
+    gpt_build(&m, gpt_config(T, 30, 2, 2, 16), 11);
+    randomize_params(&m, 12);
+    int Vp = m.config.Vp, inputs[2 * 8], changed[2 * 8];
+    random_tokens(inputs, (size_t)B * T, m.config.V);
+    gpt_forward(&m, inputs, B, T);
+    float *before = copy_floats(m.acts.logits, (size_t)B * T * Vp);
+    for (int t = 0; t + 1 < T; t++) {
+        memcpy(changed, inputs, sizeof inputs);
+        for (int b = 0; b < B; b++) {
+            int *tok = &changed[b * T + t + 1];
+            *tok = (*tok + 1 + test_below(m.config.V - 1)) % m.config.V;  /* a different token */
+        }
+        gpt_forward(&m, changed, B, T);
+        for (int b = 0; b < B; b++) {
+            const float *a = before + (size_t)b * T * Vp, *a2 = m.acts.logits + (size_t)b * T * Vp;
+            size_t past = (size_t)(t + 1) * Vp;  /* the logits of positions 0..t */
+            if (memcmp(a, a2, past * sizeof(float)) != 0) {
+                print_error("changing the token at %d changed a logit at a position <= %d (batch %d)\n",
+                            t + 1, t, b);
+                fail();
+            }
+            /* and the change is visible at t+1: the test would catch a leak */
+            assert_true(memcmp(a + past, a2 + past, (size_t)Vp * sizeof(float)) != 0);
+        }
+    }
+    free(before);
+    gpt_free(&m);
+}
+
+/* ---- 3. the parameter count ---- */
+
+/* gpt.h gives the count in closed form: Vp C + maxT C + L (12 C^2 + 13 C) + 2 C
+ * (per block: qkv 3C^2 + 3C, attention projection C^2 + C, MLP 8C^2 + 5C, two
+ * LayerNorms 4C). It must equal the sum of the tensor sizes actually laid
+ * out, the count worked by hand for one config, and llm.c's count for GPT-2
+ * small (124M, with Vp = 50304). */
+static void test_parameter_count_matches_the_closed_form(void **state) {
+    (void)state;
+    GPTConfig cfg = gpt_config(16, 60, 2, 2, 16);
+    assert_int_equal(cfg.Vp, 64);
+    GPT m;
+    gpt_build(&m, cfg, 1);
+    size_t sum = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) sum += m.param_sizes[i];
+    /* by hand: wte 64*16 + wpe 16*16 + 2 blocks * (12*256 + 13*16) + lnf 2*16 */
+    size_t by_hand = 1024 + 256 + 2 * (3072 + 208) + 32;
+    assert_int_equal(by_hand, 7872);
+    assert_int_equal(gpt_num_parameters(&cfg), by_hand);
+    assert_int_equal(m.num_parameters, by_hand);
+    assert_int_equal(sum, by_hand);
+    /* the tensors lie back to back in the enum's order, ending at the buffer's end */
+    assert_ptr_equal(m.params.wpe, m.params.wte + m.param_sizes[P_WTE]);
+    assert_ptr_equal(m.params.lnfb + m.param_sizes[P_LNFB], m.params_memory + by_hand);
+    gpt_free(&m);
+
+    GPTConfig small = gpt_config(1024, 50257, 12, 12, 768);
+    assert_int_equal(small.Vp, 50304);
+    assert_int_equal(gpt_num_parameters(&small), 124475904);
+    /* Vp rounds up to the next multiple of 64, and leaves multiples alone */
+    assert_int_equal(gpt_config(8, 64, 1, 1, 8).Vp, 64);
+    assert_int_equal(gpt_config(8, 65, 1, 1, 8).Vp, 128);
+}
+
+/* ---- 4. whole-model gradient check ---- */
+
+/* The gradient of the mean loss from gpt_backward against central differences
+ * (L(p+h) - L(p-h)) / 2h on a sample of parameters from every tensor: the
+ * largest-gradient element of each tensor (so each check has something to
+ * see) and random ones, including wte rows of tokens that appear in the input
+ * (which get a gradient from both the embedding and the output layer), rows
+ * that do not (output layer only), and wpe rows of positions < T.
+ *
+ * Why h = 1e-2 and atol 2e-4 + rtol 2e-2: the loss is computed in float32,
+ * with a rounding error of about 1e-6 (a few ulps of a loss near 3); dividing
+ * by 2h = 2e-2 turns that into ~5e-5 of noise on the numerical derivative.
+ * The truncation error of a central difference is h^2/6 f''', ~1e-5 here.
+ * A smaller h drowns the signal in rounding, a larger one in curvature.
+ * Gradients of interest are 1e-3..1e-1; a wrong one is off by its own size.
+ * (Some are exactly 0 and that is right: the key bias adds the same q.b to
+ * every score of a query, which the softmax cannot see.) */
+#define GC_H 1e-2f
+#define GC_RTOL 2e-2
+#define GC_ATOL 2e-4
+
+static void test_whole_model_gradient_matches_finite_differences(void **state) {
+    (void)state;
+    enum { B = 2, T = 8 };
+    GPT m;
+    gpt_build(&m, gpt_config(T, 30, 2, 2, 16), 21);
+    randomize_params(&m, 22);
+    int V = m.config.V, C = m.config.C, inputs[B * T], targets[B * T];
+    random_tokens(inputs, B * T, V);
+    random_tokens(targets, B * T, V);
+    loss_and_grads(&m, inputs, targets, B, T);
+    float *grads = copy_floats(m.grads_memory, m.num_parameters);
+
+    int in_input[64] = {0};
+    for (int i = 0; i < B * T; i++) in_input[inputs[i]] = 1;
+    int unused = 0;
+    while (in_input[unused]) unused++;  /* 16 tokens cannot cover 30 */
+
+    size_t sample[64];
+    int ns = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t off = param_offset(&m, i), n = m.param_sizes[i], worst = 0;
+        for (size_t j = 0; j < n; j++) if (fabsf(grads[off + j]) > fabsf(grads[off + worst])) worst = j;
+        sample[ns++] = off + worst;
+        if (i == P_WTE) {
+            sample[ns++] = off + (size_t)inputs[3] * C + (size_t)test_below(C);
+            sample[ns++] = off + (size_t)inputs[B * T - 1] * C + (size_t)test_below(C);
+            sample[ns++] = off + (size_t)unused * C + (size_t)test_below(C);
+        } else if (i == P_WPE) {
+            sample[ns++] = off + (size_t)test_below(T * C);
+            sample[ns++] = off + (size_t)test_below(T * C);
+        } else {
+            sample[ns++] = off + (size_t)test_below((int)n);
+            sample[ns++] = off + (size_t)test_below((int)n);
+        }
+    }
+    float analytic[64], numeric[64];
+    for (int s = 0; s < ns; s++) {
+        float *x = m.params_memory + sample[s], x0 = *x, xp = x0 + GC_H, xm = x0 - GC_H;
+        *x = xp;
+        gpt_forward(&m, inputs, B, T);
+        double lp = gpt_lm_loss(&m, targets, NULL);
+        *x = xm;
+        gpt_forward(&m, inputs, B, T);
+        double lm = gpt_lm_loss(&m, targets, NULL);
+        *x = x0;
+        analytic[s] = grads[sample[s]];
+        numeric[s] = (float)((lp - lm) / ((double)xp - (double)xm));
+    }
+    /* one check per tensor, so that a failure names the tensor */
+    for (int s = 0, i = 0; i < NUM_PARAM_TENSORS; i++) {
+        int first = s;
+        size_t end = param_offset(&m, i) + m.param_sizes[i];
+        while (s < ns && sample[s] < end) s++;
+        char name[96];
+        snprintf(name, sizeof name, "d loss / d %s (sample %d..%d) vs finite differences",
+                 param_names[i], first, s - 1);
+        check_close(name, analytic + first, numeric + first, (size_t)(s - first), GC_RTOL, GC_ATOL);
+    }
+    free(grads);
+    gpt_free(&m);
+}
+
+/* ---- 5. learning ---- */
+
+/* A model with far more parameters than targets must memorise one small batch
+ * of random tokens: the loss falls from ln(V) ~ 3.4 to below 0.1. If the
+ * gradient pointed the wrong way anywhere that mattered, it would not. */
+static void test_model_overfits_a_single_small_batch(void **state) {
+    (void)state;
+    enum { B = 2, T = 8 };
+    GPT m;
+    gpt_build(&m, gpt_config(T, 30, 2, 2, 32), 31);
+    int inputs[B * T], targets[B * T];
+    test_seed(32);
+    random_tokens(inputs, B * T, m.config.V);
+    random_tokens(targets, B * T, m.config.V);
+    AdamWConfig opt = {0.9f, 0.95f, 1e-8f, 0.0f};
+    float first = 0.0f, loss = 0.0f;
+    int step;
+    for (step = 0; step < 400; step++) {
+        loss = train_step(&m, inputs, targets, B, T, 3e-3f, &opt);
+        if (step == 0) first = loss;
+        if (loss < 0.1f) break;
+    }
+    if (!(loss < 0.1f)) {
+        print_error("loss %.4f after %d steps (started at %.4f), want < 0.1\n", (double)loss, step,
+                    (double)first);
+        fail();
+    }
+    assert_true(fabsf(first - logf(30.0f)) < 0.5f);  /* it started near uniform */
+    gpt_free(&m);
+}
+
+/* ---- 6. checkpoints ---- */
+
+/* What is saved is what is loaded, bit for bit; the file is exactly the
+ * header plus the parameters (what llm.c expects); the temporary file used
+ * for the atomic write is gone. */
+static void test_save_then_load_round_trips_bit_identically(void **state) {
+    (void)state;
+    GPT m, m2;
+    gpt_build(&m, gpt_config(12, 50, 2, 4, 16), 41);
+    randomize_params(&m, 42);
+    char path[256], tmp[300];
+    temp_path(path, sizeof path, "roundtrip.bin");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    gpt_save(&m, path);
+    assert_false(file_exists(tmp));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((size_t)st.st_size, 1024 + 4 * m.num_parameters);
+
+    size_t len;
+    char *bytes = read_file_or_die(path, &len);
+    int header[GPT_HEADER_INTS];
+    memcpy(header, bytes, sizeof header);
+    int want[8] = {GPT_MAGIC, GPT_VERSION, 12, 50, 2, 4, 16, 64};
+    assert_memory_equal(header, want, sizeof want);
+    for (int i = 8; i < GPT_HEADER_INTS; i++) assert_int_equal(header[i], 0);
+    free(bytes);
+
+    gpt_load(&m2, path);
+    assert_memory_equal(&m2.config, &m.config, sizeof m.config);
+    assert_int_equal(m2.num_parameters, m.num_parameters);
+    assert_memory_equal(m2.params_memory, m.params_memory, sizeof(float) * m.num_parameters);
+    remove(path);
+    gpt_free(&m);
+    gpt_free(&m2);
+}
+
+/* Writes a valid checkpoint of a small model to path, with `mutate` applied
+ * to its bytes first and `extra` bytes added (negative: removed) at the end. */
+static void write_bad_checkpoint(const char *path, void (*mutate)(int *header), long extra) {
+    GPT m;
+    gpt_build(&m, gpt_config(8, 20, 1, 2, 8), 51);
+    gpt_save(&m, path);
+    gpt_free(&m);
+    size_t len;
+    char *bytes = read_file_or_die(path, &len);
+    bytes = realloc_or_die(bytes, len + (extra > 0 ? (size_t)extra : 0), "bytes");
+    if (mutate) mutate((int *)bytes);
+    if (extra > 0) memset(bytes + len, 0, (size_t)extra);
+    write_bytes(path, bytes, (size_t)((long)len + extra));
+    free(bytes);
+}
+
+static void set_bad_magic(int *h) { h[0] = 20240520; }  /* a token file's magic */
+static void set_version_2(int *h) { h[1] = 2; }
+static void set_version_5(int *h) { h[1] = 5; }
+static void set_nh_3(int *h) { h[5] = 3; }              /* C = 8 */
+
+/* Every way a checkpoint can be wrong ends in one "error: " line that names
+ * the problem, before anything is allocated from a bad header. */
+static void test_bad_checkpoints_are_refused_with_a_clear_message(void **state) {
+    (void)state;
+    char path[256];
+    temp_path(path, sizeof path, "bad.bin");
+
+    write_bad_checkpoint(path, NULL, -100);
+    expect_death(load_into_scratch, path, "truncated");
+    write_bytes(path, "GPT", 3);
+    expect_death(load_into_scratch, path, "shorter than the 1024-byte header");
+    write_bad_checkpoint(path, set_bad_magic, 0);
+    expect_death(load_into_scratch, path, "magic number 20240520, expected 20240326");
+    write_bad_checkpoint(path, set_version_2, 0);
+    expect_death(load_into_scratch, path, "version 2");
+    write_bad_checkpoint(path, set_version_5, 0);
+    expect_death(load_into_scratch, path, "bfloat16");
+    write_bad_checkpoint(path, set_nh_3, 0);
+    expect_death(load_into_scratch, path, "C (8) is not divisible by NH (3)");
+    write_bad_checkpoint(path, NULL, 4);
+    expect_death(load_into_scratch, path, "wrong size");
+    /* the reference file is a checkpoint with a section appended: not a checkpoint */
+    expect_death(load_into_scratch, REFERENCE_PATH, "wrong size");
+    expect_death(load_into_scratch, "build/tmp/no-such-checkpoint.bin", "no-such-checkpoint.bin");
+    remove(path);
+}
+
+/* ---- 7. determinism and threads ---- */
+
+/* Same seed, same data, same thread count: the same losses, bit for bit, and
+ * the same parameters afterwards. Nothing in training may depend on timing. */
+static void test_training_is_bit_identical_for_the_same_seed(void **state) {
+    (void)state;
+    enum { B = 2, T = 8, STEPS = 5 };
+    float losses[2][STEPS];
+    float *params[2];
+    AdamWConfig opt = {0.9f, 0.95f, 1e-8f, 0.1f};
+    for (int run = 0; run < 2; run++) {
+        GPT m;
+        gpt_build(&m, gpt_config(T, 30, 2, 2, 16), 61);
+        test_seed(62);
+        for (int s = 0; s < STEPS; s++) {
+            int inputs[B * T], targets[B * T];
+            random_tokens(inputs, B * T, m.config.V);
+            random_tokens(targets, B * T, m.config.V);
+            losses[run][s] = train_step(&m, inputs, targets, B, T, 1e-3f, &opt);
+        }
+        params[run] = copy_floats(m.params_memory, m.num_parameters);
+        if (run == 1) assert_memory_equal(params[0], params[1], sizeof(float) * m.num_parameters);
+        gpt_free(&m);
+    }
+    assert_memory_equal(losses[0], losses[1], sizeof losses[0]);
+    free(params[0]);
+    free(params[1]);
+}
+
+/* One and two threads split the work differently but no sum across threads:
+ * logits and every gradient agree to 1e-5 relative (the atol of 1e-6 of each
+ * tensor's largest magnitude only forgives elements that are ~0 anyway). */
+static void test_forward_and_backward_agree_with_one_or_two_threads(void **state) {
+    (void)state;
+    enum { B = 3, T = 16 };
+    GPT m;
+    gpt_build(&m, gpt_config(T, 100, 2, 4, 32), 71);
+    randomize_params(&m, 72);
+    int inputs[B * T], targets[B * T];
+    random_tokens(inputs, B * T, m.config.V);
+    random_tokens(targets, B * T, m.config.V);
+    size_t nlogits = (size_t)B * T * m.config.Vp;
+    float *logits[2], *grads[2], loss[2];
+    int saved = get_threads();
+    for (int k = 0; k < 2; k++) {
+        set_threads(k + 1);
+        loss[k] = loss_and_grads(&m, inputs, targets, B, T);
+        logits[k] = copy_floats(m.acts.logits, nlogits);
+        grads[k] = copy_floats(m.grads_memory, m.num_parameters);
+    }
+    set_threads(saved);
+    check_close("logits, 2 threads vs 1", logits[1], logits[0], nlogits, 1e-5, 0.0);
+    check_close("loss, 2 threads vs 1", &loss[1], &loss[0], 1, 1e-5, 0.0);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t off = param_offset(&m, i), n = m.param_sizes[i];
+        char name[96];
+        snprintf(name, sizeof name, "gradient of %s, 2 threads vs 1", param_names[i]);
+        check_close(name, grads[1] + off, grads[0] + off, n, 1e-5, 1e-6 * max_abs(grads[0] + off, n));
+    }
+    for (int k = 0; k < 2; k++) {
+        free(logits[k]);
+        free(grads[k]);
+    }
+    gpt_free(&m);
+}
+
+/* ---- 8. the path the heads use: a gradient on the hidden states ---- */
+
+/* A classifier, reward or value head reads acts.lnf and hands gpt_backward a
+ * gradient on it, with no logits involved. For the objective sum(lnf * R) that
+ * gradient is R itself; the parameter gradients must match finite differences.
+ * The objective is a sum of 256 terms of order 1, so its float rounding is
+ * ~1e-6 and the noise on a difference with h = 1e-2 is ~1e-4: atol 5e-4,
+ * rtol 2e-2 (the gradients here are of order 0.1..10). */
+static double hidden_objective(GPT *m, const int *inputs, const float *R, int B, int T) {
+    gpt_forward(m, inputs, B, T);
+    double s = 0.0;
+    for (size_t i = 0; i < (size_t)B * T * m->config.C; i++) s += (double)m->acts.lnf[i] * R[i];
+    return s;
+}
+
+static void test_backward_from_hidden_states_alone_matches_finite_differences(void **state) {
+    (void)state;
+    enum { B = 2, T = 8 };
+    GPT m;
+    gpt_build(&m, gpt_config(T, 30, 2, 2, 16), 81);
+    randomize_params(&m, 82);
+    int inputs[B * T];
+    random_tokens(inputs, B * T, m.config.V);
+    size_t nh = (size_t)B * T * m.config.C;
+    float *R = malloc_or_die(nh * sizeof(float), "R");
+    for (size_t i = 0; i < nh; i++) R[i] = test_uniform(-1, 1);
+
+    gpt_forward(&m, inputs, B, T);
+    gpt_zero_grad(&m);
+    gpt_backward(&m, NULL, R);
+
+    /* every tensor but the padded part of wte: the largest-gradient element
+     * and one random one; wte only through the embedding here */
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t off = param_offset(&m, i), n = m.param_sizes[i], worst = 0;
+        const float *g = m.grads_memory + off;
+        for (size_t j = 0; j < n; j++) if (fabsf(g[j]) > fabsf(g[worst])) worst = j;
+        size_t idx[2] = {worst, 0};
+        if (i == P_WTE) idx[1] = (size_t)inputs[5] * m.config.C + (size_t)test_below(m.config.C);
+        else if (i == P_WPE) idx[1] = (size_t)test_below(T * m.config.C);
+        else idx[1] = (size_t)test_below((int)n);
+        float analytic[2], numeric[2];
+        for (int s = 0; s < 2; s++) {
+            float *x = m.params_memory + off + idx[s], x0 = *x, xp = x0 + GC_H, xm = x0 - GC_H;
+            *x = xp;
+            double lp = hidden_objective(&m, inputs, R, B, T);
+            *x = xm;
+            double lm = hidden_objective(&m, inputs, R, B, T);
+            *x = x0;
+            analytic[s] = m.grads_memory[off + idx[s]];
+            numeric[s] = (float)((lp - lm) / ((double)xp - (double)xm));
+        }
+        char name[96];
+        snprintf(name, sizeof name, "d sum(lnf*R) / d %s vs finite differences", param_names[i]);
+        check_close(name, analytic, numeric, 2, 2e-2, 5e-4);
+    }
+    /* a token that is not in the input gets no gradient without the output layer */
+    int seen[64] = {0};
+    for (int i = 0; i < B * T; i++) seen[inputs[i]] = 1;
+    for (int v = 0; v < m.config.Vp; v++) {
+        if (v < m.config.V && seen[v]) continue;
+        for (int c = 0; c < m.config.C; c++) assert_true(m.grads.wte[(size_t)v * m.config.C + c] == 0.0f);
+    }
+    free(R);
+    gpt_free(&m);
+}
+
+/* gpt_backward ADDS into the gradients (so the LM loss and a head's loss can
+ * be backpropagated one after the other); a second identical call doubles
+ * them, up to float rounding: adding into a nonzero sum rounds differently
+ * from doubling it, a few parts in 1e6. */
+static void test_backward_adds_into_the_parameter_gradients(void **state) {
+    (void)state;
+    enum { B = 2, T = 8 };
+    GPT m;
+    gpt_build(&m, gpt_config(T, 30, 1, 2, 16), 91);
+    randomize_params(&m, 92);
+    int inputs[B * T], targets[B * T];
+    random_tokens(inputs, B * T, m.config.V);
+    random_tokens(targets, B * T, m.config.V);
+    loss_and_grads(&m, inputs, targets, B, T);
+    float *once = copy_floats(m.grads_memory, m.num_parameters);
+    for (size_t i = 0; i < m.num_parameters; i++) once[i] *= 2.0f;
+    gpt_backward(&m, m.dlogits, NULL);
+    check_close("gradients after two backward calls vs 2x one", m.grads_memory, once,
+                m.num_parameters, 1e-5, 1e-6 * max_abs(once, m.num_parameters));
+    free(once);
+    gpt_free(&m);
+}
+
+/* ---- 9. sampling ---- */
+
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    return best;
+}
+
+/* With temperature 0, sampling is greedy: each new token is the argmax of the
+ * real-vocabulary logits at the last position, computed here by hand from
+ * gpt_forward, over the last maxT tokens once the sequence outgrows the
+ * context. It is the same every time, uses no randomness, and stops right
+ * after the stop token. */
+static void test_greedy_sampling_is_the_argmax_continuation_and_stops_at_the_stop_token(void **state) {
+    (void)state;
+    enum { MAXT = 8, N = 3, NEW = 12 };
+    GPT m;
+    gpt_build(&m, gpt_config(MAXT, 30, 2, 2, 16), 101);
+    randomize_params(&m, 102);
+    int V = m.config.V, Vp = m.config.Vp;
+    int prompt[N] = {4, 17, 9};
+
+    int seq[N + NEW], want[NEW];
+    memcpy(seq, prompt, sizeof prompt);
+    for (int k = 0; k < NEW; k++) {
+        int len = N + k, start = len > MAXT ? len - MAXT : 0, T = len - start;
+        gpt_forward(&m, seq + start, 1, T);
+        want[k] = seq[len] = argmax(m.acts.logits + (size_t)(T - 1) * Vp, V);
+    }
+
+    Rng rng;
+    rng_seed(&rng, 7);
+    Rng rng0 = rng;
+    int got[NEW], again[NEW];
+    assert_int_equal(gpt_sample(&m, prompt, N, got, NEW, -1, 0.0f, 0, &rng), NEW);
+    assert_memory_equal(got, want, sizeof want);
+    assert_int_equal(gpt_sample(&m, prompt, N, again, NEW, -1, 0.0f, 0, &rng), NEW);
+    assert_memory_equal(again, want, sizeof want);
+    assert_true(rng.state == rng0.state);  /* greedy draws no random numbers */
+
+    /* stop after the first occurrence of the token that comes 5th */
+    int stop = want[4], first = 0;
+    while (want[first] != stop) first++;
+    int stopped[NEW];
+    assert_int_equal(gpt_sample(&m, prompt, N, stopped, NEW, stop, 0.0f, 0, &rng), first + 1);
+    assert_memory_equal(stopped, want, sizeof(int) * (size_t)(first + 1));
+    gpt_free(&m);
+}
+
+/* ---- main ---- */
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_matches_pytorch_reference),
+        cmocka_unit_test(test_causal_mask_hides_future_tokens),
+        cmocka_unit_test(test_parameter_count_matches_the_closed_form),
+        cmocka_unit_test(test_whole_model_gradient_matches_finite_differences),
+        cmocka_unit_test(test_model_overfits_a_single_small_batch),
+        cmocka_unit_test(test_save_then_load_round_trips_bit_identically),
+        cmocka_unit_test(test_bad_checkpoints_are_refused_with_a_clear_message),
+        cmocka_unit_test(test_training_is_bit_identical_for_the_same_seed),
+        cmocka_unit_test(test_forward_and_backward_agree_with_one_or_two_threads),
+        cmocka_unit_test(test_backward_from_hidden_states_alone_matches_finite_differences),
+        cmocka_unit_test(test_backward_adds_into_the_parameter_gradients),
+        cmocka_unit_test(test_greedy_sampling_is_the_argmax_continuation_and_stops_at_the_stop_token),
+    };
+    return cmocka_run_group_tests_name("gpt", tests, NULL, NULL);
+}
