@@ -5,7 +5,7 @@
  * config that scripts can read:
  *   bench config=A threads=2 tokens_per_s=... gflops=... peak_rss_mb=... buffers_mb=...
  * then the sampling speed:
- *   bench sample config=B cache=off threads=2 tokens_per_s=...
+ *   bench sample config=B cache=off threads=2 tokens_per_s=...   (and cache=on)
  *
  * FLOPs per trained token: 6 per parameter (2 forward, 4 backward) plus the
  * attention scores and the weighted sum of values: 2 * 2 * L * T * C forward
@@ -87,10 +87,14 @@ static void bench_sample(const BenchConfig *bc, int threads) {
     int *out = malloc_or_die(sizeof(int) * (size_t)bc->T, "samples");
     Rng rng;
     rng_seed(&rng, 1);
-    double t0 = now_seconds();
-    int made = gpt_sample(&m, prompt, 1, out, bc->T - 1, -1, 1.0f, 0, &rng);
-    double dt = now_seconds() - t0;
-    printf("bench sample config=%s cache=off threads=%d tokens_per_s=%.0f\n", bc->name, threads, made / dt);
+    for (int cache = 0; cache <= 1; cache++) {
+        double t0 = now_seconds();
+        int made = cache ? gpt_sample(&m, prompt, 1, out, bc->T - 1, -1, 1.0f, 0, &rng)
+                         : gpt_sample_uncached(&m, prompt, 1, out, bc->T - 1, -1, 1.0f, 0, &rng);
+        double dt = now_seconds() - t0;
+        printf("bench sample config=%s cache=%s threads=%d tokens_per_s=%.0f\n", bc->name,
+               cache ? "on" : "off", threads, made / dt);
+    }
     free(out);
     gpt_free(&m);
 }

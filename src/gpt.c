@@ -444,17 +444,17 @@ void gpt_update(GPT *m, float lr, const AdamWConfig *cfg) {
 
 /* ---- generation ---- */
 
-int gpt_sample(GPT *m, const int *tokens, int n, int *out, int max_new, int stop_token,
-               float temperature, int top_k, Rng *rng) {
+/* The reference sampler: no cache, the whole window is recomputed for every
+ * new token, O(T^2) per token. Kept because it is obviously right; the tests
+ * check that the cached sampler below produces the same tokens. */
+int gpt_sample_uncached(GPT *m, const int *tokens, int n, int *out, int max_new, int stop_token,
+                        float temperature, int top_k, Rng *rng) {
     const GPTConfig *c = &m->config;
     if (n < 1) die("gpt_sample needs at least one prompt token");
-    int total = n + max_new;
-    int *seq = malloc_or_die(sizeof(int) * (size_t)total, "the sampled sequence");
+    int *seq = malloc_or_die(sizeof(int) * (size_t)(n + max_new), "the sampled sequence");
     memcpy(seq, tokens, sizeof(int) * (size_t)n);
     int len = n, produced = 0;
     while (produced < max_new) {
-        /* No key/value cache: the whole window is recomputed for every new
-         * token. Simple, and fast enough for the toy model's short answers. */
         int start = len > c->maxT ? len - c->maxT : 0, T = len - start;
         gpt_forward(m, seq + start, 1, T);
         const float *logits = m->acts.logits + (size_t)(T - 1) * c->Vp;
@@ -464,5 +464,110 @@ int gpt_sample(GPT *m, const int *tokens, int n, int *out, int max_new, int stop
         if (next == stop_token) break;
     }
     free(seq);
+    return produced;
+}
+
+/* The key/value cache: every block's keys and values for the positions seen
+ * so far. A new token then needs only its own row through each block: its
+ * query attends to the cached keys (attention_forward_one). */
+typedef struct {
+    float *kv;     /* (L, maxT, 3C): the qkv rows; k and v are columns C..3C */
+    float *x, *ln, *qkv, *atty, *proj, *fch, *att, *mean, *rstd;  /* one row each */
+    /* every weight matrix transposed once, so that one row at a time runs
+     * through the same vectorised kernel (and gives the same bits) as a batch */
+    float *wt, *qkvwt, *attprojwt, *fcwt, *fcprojwt, *wtet;
+} KVCache;
+
+static void kv_alloc(KVCache *kc, const GPT *m) {
+    const GPTConfig *c = &m->config;
+    size_t C = c->C, L = c->L;
+    const ParamTensors *p = &m->params;
+    kc->wt = malloc_or_die(sizeof(float) * (L * 12 * C * C + C * c->Vp), "the transposed weights");
+    kc->qkvwt = kc->wt;
+    kc->attprojwt = kc->qkvwt + L * 3 * C * C;
+    kc->fcwt = kc->attprojwt + L * C * C;
+    kc->fcprojwt = kc->fcwt + L * 4 * C * C;
+    kc->wtet = kc->fcprojwt + L * 4 * C * C;
+    for (size_t l = 0; l < L; l++) {
+        transpose(kc->qkvwt + l * 3 * C * C, p->qkvw + l * 3 * C * C, 3 * (int)C, (int)C);
+        transpose(kc->attprojwt + l * C * C, p->attprojw + l * C * C, (int)C, (int)C);
+        transpose(kc->fcwt + l * 4 * C * C, p->fcw + l * 4 * C * C, 4 * (int)C, (int)C);
+        transpose(kc->fcprojwt + l * 4 * C * C, p->fcprojw + l * 4 * C * C, (int)C, 4 * (int)C);
+    }
+    transpose(kc->wtet, p->wte, c->Vp, (int)C);
+    kc->kv = malloc_or_die(sizeof(float) * (size_t)c->L * c->maxT * 3 * C, "the KV cache");
+    kc->x = malloc_or_die(sizeof(float) * (12 * C + (size_t)c->NH * c->maxT + 2), "the KV scratch");
+    kc->ln = kc->x + C;
+    kc->qkv = kc->ln + C;
+    kc->atty = kc->qkv + 3 * C;
+    kc->proj = kc->atty + C;
+    kc->fch = kc->proj + C;          /* 4C, then reused for gelu in place */
+    kc->att = kc->fch + 4 * C;       /* NH * maxT */
+    kc->mean = kc->att + (size_t)c->NH * c->maxT;
+    kc->rstd = kc->mean + 1;
+}
+
+/* Fills the cache from the prompt with one ordinary forward pass (B=1). */
+static void kv_prefill(GPT *m, KVCache *kc, const int *tokens, int n) {
+    const GPTConfig *c = &m->config;
+    gpt_forward(m, tokens, 1, n);
+    for (int l = 0; l < c->L; l++) {
+        LayerActs la = layer_acts(&m->acts, m, l);
+        memcpy(kc->kv + (size_t)l * c->maxT * 3 * c->C, la.qkv, sizeof(float) * (size_t)n * 3 * c->C);
+    }
+}
+
+/* Runs one token at position pos through the model, the same ops as
+ * gpt_forward on a single row, reading and extending the cache.
+ * Returns the logits (Vp), in m->acts.logits. */
+static const float *kv_step(GPT *m, KVCache *kc, int token, int pos) {
+    const GPTConfig *c = &m->config;
+    int C = c->C;
+    const ParamTensors *p = &m->params;
+    for (int i = 0; i < C; i++) kc->x[i] = p->wte[(size_t)token * C + i] + p->wpe[(size_t)pos * C + i];
+    for (int l = 0; l < c->L; l++) {
+        LayerParams lp = gpt_layer_params(p, c, l);
+        float *cache = kc->kv + (size_t)l * c->maxT * 3 * C;
+        layernorm_forward(kc->ln, kc->mean, kc->rstd, kc->x, lp.ln1w, lp.ln1b, 1, C);
+        size_t C2 = (size_t)C * C;
+        matmul_forward_wt(cache + (size_t)pos * 3 * C, kc->ln, kc->qkvwt + l * 3 * C2, lp.qkvb, 1, C, 3 * C);
+        attention_forward_one(kc->atty, kc->att, cache + (size_t)pos * 3 * C, cache + C, cache + 2 * C,
+                              3 * C, pos + 1, C, c->NH);
+        matmul_forward_wt(kc->proj, kc->atty, kc->attprojwt + l * C2, lp.attprojb, 1, C, C);
+        for (int i = 0; i < C; i++) kc->x[i] += kc->proj[i];
+        layernorm_forward(kc->ln, kc->mean, kc->rstd, kc->x, lp.ln2w, lp.ln2b, 1, C);
+        matmul_forward_wt(kc->fch, kc->ln, kc->fcwt + l * 4 * C2, lp.fcb, 1, C, 4 * C);
+        gelu_forward(kc->fch, kc->fch, (size_t)4 * C);
+        matmul_forward_wt(kc->proj, kc->fch, kc->fcprojwt + l * 4 * C2, lp.fcprojb, 1, 4 * C, C);
+        for (int i = 0; i < C; i++) kc->x[i] += kc->proj[i];
+    }
+    layernorm_forward(kc->ln, kc->mean, kc->rstd, kc->x, p->lnfw, p->lnfb, 1, C);
+    matmul_forward_wt(m->acts.logits, kc->ln, kc->wtet, NULL, 1, C, c->Vp);
+    return m->acts.logits;
+}
+
+int gpt_sample(GPT *m, const int *tokens, int n, int *out, int max_new, int stop_token,
+               float temperature, int top_k, Rng *rng) {
+    const GPTConfig *c = &m->config;
+    if (n < 1) die("gpt_sample needs at least one prompt token");
+    /* once the sequence outgrows the context, every position shifts and a
+     * cache is no use: the reference sampler handles that case */
+    if (n + max_new > c->maxT + 1) {
+        return gpt_sample_uncached(m, tokens, n, out, max_new, stop_token, temperature, top_k, rng);
+    }
+    KVCache kc;
+    kv_alloc(&kc, m);
+    kv_prefill(m, &kc, tokens, n);
+    const float *logits = m->acts.logits + (size_t)(n - 1) * c->Vp;
+    int produced = 0;
+    for (;;) {
+        int next = sample_logits(rng, logits, c->V, temperature, top_k);
+        out[produced++] = next;
+        if (next == stop_token || produced == max_new) break;
+        logits = kv_step(m, &kc, next, n + produced - 1);
+    }
+    free(kc.kv);
+    free(kc.x);
+    free(kc.wt);
     return produced;
 }

@@ -195,9 +195,17 @@ void gpt_update(GPT *m, float lr, const AdamWConfig *cfg);
  * out, stopping after stop_token (written, counted) if stop_token >= 0.
  * Sampling as sample_logits (temperature <= 0: greedy; top_k 0: no cut).
  * When the sequence outgrows maxT, only the last maxT tokens are seen.
- * Returns the number of tokens written. */
+ * Returns the number of tokens written. Uses a key/value cache: the prompt
+ * goes through one forward pass, then each new token through one row of each
+ * block, O(T C) per layer instead of recomputing the whole prefix. The
+ * activations of the last gpt_forward are overwritten. */
 int gpt_sample(GPT *m, const int *tokens, int n, int *out, int max_new, int stop_token,
                float temperature, int top_k, Rng *rng);
+
+/* The same without the cache: recomputes the whole window for every token.
+ * The reference the cached sampler is tested against (same tokens). */
+int gpt_sample_uncached(GPT *m, const int *tokens, int n, int *out, int max_new, int stop_token,
+                        float temperature, int top_k, Rng *rng);
 
 /* ---- views ---- */
 

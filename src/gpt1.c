@@ -156,7 +156,9 @@ static void print_sample(GPT *m, Tokenizer *tok, int max_new, float temperature,
     if (n > 0 && out[n - 1] == eot) n--;
     size_t len;
     char *text = tokenizer_decode(tok, out, (size_t)n, &len);
-    printf("  | %s\n", text);
+    const char *start = text;
+    while (*start == '\n') start++;  /* documents begin on a new line after <|endoftext|> */
+    printf("  | %s\n", start);
     free(text);
     free(out);
 }
@@ -214,9 +216,10 @@ static void pretrain(const Options *o) {
             gpt_save(&m, o->out);  /* the last good checkpoint, replaced atomically */
         }
         double elapsed = now_seconds() - t_start, left = elapsed / (step + 1) * (o->steps - step - 1);
+        char val_text[16] = "  -   ";
+        if (evaluated) snprintf(val_text, sizeof val_text, "%.4f", val_loss);
         printf("step %4d/%d | loss %.4f (ema %.4f) | val %s | lr %.2e | norm %.2f | %6.0f tok/s | %.0f s left\n",
-               step + 1, o->steps, loss, ema, evaluated ? "" : "-", lr, norm, B * T / dt, left);
-        if (evaluated) printf("  (val loss %.4f)\n", val_loss);
+               step + 1, o->steps, loss, ema, val_text, lr, norm, B * T / dt, left);
         fprintf(log, "%d\t%.5f\t%.5f\t", step + 1, loss, ema);
         if (evaluated) fprintf(log, "%.5f", val_loss); else fputc('-', log);
         fprintf(log, "\t%.6g\t%.0f\t%.5f\n", lr, B * T / dt, h_unigram);
@@ -383,7 +386,9 @@ static StepResult finetune_step(GPT *m, LinearHead *h, const Batch *bt, float la
     return r;
 }
 
-/* Accuracy of the classifier over a whole dataset. */
+/* Accuracy of the classifier over a whole dataset, EVAL_BATCH examples at a time. */
+#define EVAL_BATCH 32
+
 static float accuracy(GPT *m, const LinearHead *h, const Dataset *d, Batch *bt, int B, int pad) {
     int correct = 0;
     int *idx = malloc_or_die(sizeof(int) * (size_t)B, "indices");
@@ -410,8 +415,8 @@ static float accuracy(GPT *m, const LinearHead *h, const Dataset *d, Batch *bt, 
 static float finetune_run(const char *name, GPT *m, LinearHead *h, const Dataset *train,
                           const Dataset *test, float lambda, int pad, const Options *o, FILE *log) {
     int B = o->batch, K = h->K;
-    Batch bt;
-    alloc_batch(&bt, B, m->config.maxT);
+    Batch bt;  /* shared by training batches (B) and evaluation batches (EVAL_BATCH) */
+    alloc_batch(&bt, B > EVAL_BATCH ? B : EVAL_BATCH, m->config.maxT);
     int *idx = malloc_or_die(sizeof(int) * (size_t)B, "indices");
     float *logits = malloc_or_die(sizeof(float) * (size_t)B * K, "logits");
     float *probs = malloc_or_die(sizeof(float) * (size_t)B * K, "probs");
@@ -419,7 +424,7 @@ static float finetune_run(const char *name, GPT *m, LinearHead *h, const Dataset
     Rng rng;
     rng_seed(&rng, (uint64_t)o->seed + 2000);  /* the same batches for every run */
     AdamWConfig adam = {0.9f, 0.999f, 1e-8f, o->weight_decay};
-    float acc = accuracy(m, h, test, &bt, 32, pad);
+    float acc = accuracy(m, h, test, &bt, EVAL_BATCH, pad);
     printf("[%s] lambda=%.2f  step 0: test accuracy %.3f\n", name, lambda, acc);
     fprintf(log, "%s\t0\t-\t-\t-\t-\t%.4f\n", name, acc);
     for (int step = 1; step <= o->steps; step++) {
@@ -433,7 +438,7 @@ static float finetune_run(const char *name, GPT *m, LinearHead *h, const Dataset
         gpt_update(m, lr, &adam);
         head_update(h, lr, &adam);
         int evaluated = step % o->eval_every == 0 || step == o->steps;
-        if (evaluated) acc = accuracy(m, h, test, &bt, 32, pad);
+        if (evaluated) acc = accuracy(m, h, test, &bt, EVAL_BATCH, pad);
         if (evaluated) {
             printf("[%s] step %3d/%d | L3 %.4f = L2 %.4f + %.2f x L1 %.4f | batch acc %.2f | test acc %.3f\n",
                    name, step, o->steps, r.l3, r.l2, lambda, r.l1, (float)r.correct / B, acc);
@@ -579,7 +584,8 @@ static void parse_flags(Options *o, int pretrain_mode, int argc, char **argv) {
     const char *mode = pretrain_mode ? "pretrain" : "finetune";
     int opt;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    /* the leading ':' makes getopt return ':' for a flag missing its value */
+    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         const char *a = optarg;
         switch (opt) {
         case OPT_DATA: o->data = a; break;

@@ -23,6 +23,13 @@
 
 /* ---- threads ---- */
 
+/* Below this much work (roughly, multiply-adds or elements) a loop runs on one
+ * thread: waking the other threads would cost more than the loop itself. This
+ * matters for the tiny models of the tests and for sampling one token at a
+ * time. The cut only decides who computes; every element is computed the same
+ * way either side of it. */
+#define PARALLEL_MIN_WORK 32768
+
 void set_threads(int n) {
 #ifdef _OPENMP
     omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
@@ -84,7 +91,7 @@ float tensor_tanhf(float x) { return fast_tanhf(x); }
 
 void embedding_forward(float *out, const int *tokens, const float *wte, const float *wpe,
                        int B, int T, int C) {
-    #pragma omp parallel for collapse(2)
+    #pragma omp parallel for collapse(2) if ((size_t)B * T * C > PARALLEL_MIN_WORK)
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {
             float *o = out + ((size_t)b * T + t) * C;
@@ -103,7 +110,7 @@ void embedding_forward(float *out, const int *tokens, const float *wte, const fl
 void embedding_backward(float *dwte, float *dwpe, const float *dout, const int *tokens,
                         int B, int T, int C) {
     int nblocks = (C + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
-    #pragma omp parallel for
+    #pragma omp parallel for if ((size_t)B * T * C > PARALLEL_MIN_WORK)
     for (int blk = 0; blk < nblocks; blk++) {
         int c0 = blk * CHANNEL_BLOCK, c1 = c0 + CHANNEL_BLOCK < C ? c0 + CHANNEL_BLOCK : C;
         for (int n = 0; n < B * T; n++) {
@@ -230,7 +237,7 @@ static void gemm_tile_edge(float *D, int ldd, const float *A, size_t ars, size_t
 static void gemm(float *D, const float *A, size_t ars, size_t acs, const float *Bm,
                  int M, int Nc, int K, const float *bias, int accumulate) {
     int mt = (M + TILE_M - 1) / TILE_M, nt = (Nc + TILE_N - 1) / TILE_N;
-    #pragma omp parallel for collapse(2) schedule(static)
+    #pragma omp parallel for collapse(2) schedule(static) if ((size_t)M * Nc * K > PARALLEL_MIN_WORK)
     for (int ti = 0; ti < mt; ti++) {
         for (int tj = 0; tj < nt; tj++) {
             int i0 = ti * TILE_M, j0 = tj * TILE_N;
@@ -247,15 +254,24 @@ static void gemm(float *D, const float *A, size_t ars, size_t acs, const float *
     }
 }
 
+void transpose(float *dst, const float *src, int R, int Cn) {
+    #pragma omp parallel for if ((size_t)R * Cn > PARALLEL_MIN_WORK)
+    for (int c = 0; c < Cn; c++)
+        for (int r = 0; r < R; r++) dst[(size_t)c * R + r] = src[(size_t)r * Cn + c];
+}
+
+void matmul_forward_wt(float *out, const float *inp, const float *weight_t, const float *bias,
+                       int N, int C, int OC) {
+    gemm(out, inp, (size_t)C, 1, weight_t, N, OC, C, bias, 0);
+}
+
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC) {
     /* weight is (OC,C); the kernel wants its rows along OC, so transpose once.
      * (OC*C floats, small next to the N*C*OC multiply-adds that follow.) */
     float *wT = malloc_or_die(sizeof(float) * (size_t)C * OC, "a transposed weight");
-    #pragma omp parallel for
-    for (int c = 0; c < C; c++)
-        for (int o = 0; o < OC; o++) wT[(size_t)c * OC + o] = weight[(size_t)o * C + c];
-    gemm(out, inp, (size_t)C, 1, wT, N, OC, C, bias, 0);
+    transpose(wT, weight, OC, C);
+    matmul_forward_wt(out, inp, wT, bias, N, C, OC);
     free(wT);
 }
 
@@ -269,7 +285,7 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
     /* dbias[o] += sum_n dout[n,o]; threads own bands of columns */
     if (dbias) {
         int nblocks = (OC + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
-        #pragma omp parallel for
+        #pragma omp parallel for if ((size_t)N * OC > PARALLEL_MIN_WORK)
         for (int blk = 0; blk < nblocks; blk++) {
             int o0 = blk * CHANNEL_BLOCK, o1 = o0 + CHANNEL_BLOCK < OC ? o0 + CHANNEL_BLOCK : OC;
             for (int n = 0; n < N; n++)
@@ -282,7 +298,7 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                        const float *weight, const float *bias, int N, int C) {
-    #pragma omp parallel for
+    #pragma omp parallel for if ((size_t)N * C > PARALLEL_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float m = 0.0f;
@@ -306,7 +322,7 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
      * backward through the affine part: dxhat = dout * weight
      * and through the normalisation (mean and rstd depend on every x[c]):
      *   dx = rstd * (dxhat - mean_c(dxhat) - xhat * mean_c(dxhat * xhat)) */
-    #pragma omp parallel for
+    #pragma omp parallel for if ((size_t)N * C > PARALLEL_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
         float m = mean[n], s = rstd[n];
@@ -327,7 +343,7 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
     /* dweight[c] += sum_n dout[n,c] * xhat[n,c];  dbias[c] += sum_n dout[n,c]
      * (threads own bands of channels, so no two write the same dweight[c]) */
     int nblocks = (C + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
-    #pragma omp parallel for
+    #pragma omp parallel for if ((size_t)N * C > PARALLEL_MIN_WORK)
     for (int blk = 0; blk < nblocks; blk++) {
         int c0 = blk * CHANNEL_BLOCK, c1 = c0 + CHANNEL_BLOCK < C ? c0 + CHANNEL_BLOCK : C;
         for (int n = 0; n < N; n++) {
@@ -347,7 +363,7 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 #define GELU_CUBIC 0.044715f
 
 void gelu_forward(float *out, const float *inp, size_t n) {
-    #pragma omp parallel for
+    #pragma omp parallel for if (n * 16 > PARALLEL_MIN_WORK)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + fast_tanhf(GELU_SCALE * (x + GELU_CUBIC * x * x * x)));
@@ -357,7 +373,7 @@ void gelu_forward(float *out, const float *inp, size_t n) {
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     /* forward: out = 0.5 x (1 + tanh(u)),  u = s (x + a x^3)
      * backward: dout/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) s (1 + 3 a x^2) */
-    #pragma omp parallel for
+    #pragma omp parallel for if (n * 16 > PARALLEL_MIN_WORK)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float th = fast_tanhf(GELU_SCALE * (x + GELU_CUBIC * x * x * x));
@@ -373,7 +389,7 @@ void attention_forward(float *out, float *preatt, float *att, const float *inp,
                        int B, int T, int C, int NH) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for collapse(3)
+    #pragma omp parallel for collapse(3) if ((size_t)B * T * T * C > PARALLEL_MIN_WORK)
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {
             for (int h = 0; h < NH; h++) {
@@ -416,7 +432,7 @@ void attention_backward(float *dinp, float *dpreatt, float *datt, const float *d
                         const float *inp, const float *att, int B, int T, int C, int NH) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for collapse(2)
+    #pragma omp parallel for collapse(2) if ((size_t)B * T * T * C > PARALLEL_MIN_WORK)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < NH; h++) {
             for (int t = 0; t < T; t++) {
@@ -459,16 +475,44 @@ void attention_backward(float *dinp, float *dpreatt, float *datt, const float *d
     }
 }
 
+void attention_forward_one(float *out, float *att, const float *q, const float *kcache,
+                           const float *vcache, int ld, int T, int C, int NH) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int h = 0; h < NH; h++) {
+        float *a = att + (size_t)h * T;
+        const float *qh = q + h * hs;
+        float maxv = -INFINITY;
+        for (int t2 = 0; t2 < T; t2++) {  /* every cached position is in the past */
+            const float *k = kcache + (size_t)t2 * ld + h * hs;
+            float s = 0.0f;
+            for (int i = 0; i < hs; i++) s += qh[i] * k[i];
+            a[t2] = s * scale;
+            if (a[t2] > maxv) maxv = a[t2];
+        }
+        for (int t2 = 0; t2 < T; t2++) a[t2] = fast_expf(a[t2] - maxv);
+        float sum = 0.0f;
+        for (int t2 = 0; t2 < T; t2++) sum += a[t2];
+        float *o = out + h * hs;
+        for (int i = 0; i < hs; i++) o[i] = 0.0f;
+        for (int t2 = 0; t2 < T; t2++) {
+            const float *v = vcache + (size_t)t2 * ld + h * hs;
+            float w = a[t2] / sum;
+            for (int i = 0; i < hs; i++) o[i] += w * v[i];
+        }
+    }
+}
+
 /* ---- residual connection ---- */
 
 void residual_forward(float *out, const float *a, const float *b, size_t n) {
-    #pragma omp parallel for
+    #pragma omp parallel for if (n > PARALLEL_MIN_WORK)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
 void residual_backward(float *da, float *db, const float *dout, size_t n) {
     /* forward: out = a + b;  backward: the gradient flows to both unchanged */
-    #pragma omp parallel for
+    #pragma omp parallel for if (n > PARALLEL_MIN_WORK)
     for (size_t i = 0; i < n; i++) {
         da[i] += dout[i];
         db[i] += dout[i];
@@ -489,7 +533,7 @@ static void softmax_row(float *probs, const float *logits, int V) {
 
 float crossentropy_forward(float *probs, float *losses, const float *logits,
                            const int *targets, const float *weights, int N, int V, int Vp) {
-    #pragma omp parallel for
+    #pragma omp parallel for if ((size_t)N * V > PARALLEL_MIN_WORK)
     for (int n = 0; n < N; n++) {
         float *p = probs + (size_t)n * Vp;
         softmax_row(p, logits + (size_t)n * Vp, V);
@@ -515,7 +559,7 @@ void crossentropy_backward(float *dlogits, const float *probs, const int *target
     if (den == 0.0) return;
     /* forward: loss = sum_n w[n] (-log p[n, y_n]) / sum(w),  p = softmax(logits)
      * backward: dlogits[n,v] = dloss w[n] / sum(w) (p[n,v] - [v == y_n]) */
-    #pragma omp parallel for
+    #pragma omp parallel for if ((size_t)N * V > PARALLEL_MIN_WORK)
     for (int n = 0; n < N; n++) {
         float scale = dloss * (float)((weights ? weights[n] : 1.0) / den);
         if (scale == 0.0f) continue;
@@ -530,7 +574,7 @@ void crossentropy_backward(float *dlogits, const float *probs, const int *target
 
 void logprob_forward(float *logp, const float *logits, const int *tokens, float temperature,
                      int N, int V, int Vp) {
-    #pragma omp parallel for
+    #pragma omp parallel for if ((size_t)N * V > PARALLEL_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * Vp;
         float maxv = -INFINITY;
@@ -545,7 +589,7 @@ void logprob_backward(float *dlogits, const float *dlogp, const float *logits, c
                       float temperature, int N, int V, int Vp) {
     /* forward: logp = z_y/T - log sum_v exp(z_v/T)
      * backward: dz_v += dlogp / T ([v == y] - softmax(z/T)_v) */
-    #pragma omp parallel for
+    #pragma omp parallel for if ((size_t)N * V > PARALLEL_MIN_WORK)
     for (int n = 0; n < N; n++) {
         if (dlogp[n] == 0.0f) continue;
         const float *z = logits + (size_t)n * Vp;
@@ -567,7 +611,7 @@ void adamw_update(float *params, const float *grads, float *m, float *v, size_t 
     float b1 = cfg->beta1, b2 = cfg->beta2;
     float c1 = 1.0f - powf(b1, (float)t), c2 = 1.0f - powf(b2, (float)t);  /* bias corrections */
     float wd = decay ? cfg->weight_decay : 0.0f;
-    #pragma omp parallel for
+    #pragma omp parallel for if (n > PARALLEL_MIN_WORK)
     for (size_t i = 0; i < n; i++) {
         float g = grads[i];
         m[i] = b1 * m[i] + (1.0f - b1) * g;
@@ -601,7 +645,7 @@ float grad_clip(float *grads, size_t n, float max_norm) {
     float norm = grad_norm(grads, n);
     if (max_norm > 0.0f && norm > max_norm) {
         float s = max_norm / norm;
-        #pragma omp parallel for
+        #pragma omp parallel for if (n > PARALLEL_MIN_WORK)
         for (size_t i = 0; i < n; i++) grads[i] *= s;
     }
     return norm;

@@ -43,6 +43,12 @@ void embedding_backward(float *dwte, float *dwpe, const float *dout, const int *
  * The fast, cache-blocked version; matmul_forward_naive is the reference. */
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC);
+/* The same with the weight already transposed: weight_t (C,OC). Sampling
+ * transposes every weight once and then runs one row at a time. */
+void matmul_forward_wt(float *out, const float *inp, const float *weight_t, const float *bias,
+                       int N, int C, int OC);
+/* dst (Cn,R) = src (R,Cn) transposed. */
+void transpose(float *dst, const float *src, int R, int Cn);
 /* dinp += dout @ weight;  dweight += dout^T @ inp;  dbias += sum_n dout.
  * dinp, dweight, dbias may each be NULL (not needed). */
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
@@ -84,6 +90,14 @@ void attention_forward(float *out, float *preatt, float *att, const float *inp,
  * are scratch buffers that this function overwrites (they need no zeroing). */
 void attention_backward(float *dinp, float *dpreatt, float *datt, const float *dout,
                         const float *inp, const float *att, int B, int T, int C, int NH);
+
+/* One new query against cached keys and values, for sampling with a KV cache:
+ * the row of attention_forward for the last position t = T-1, computed from
+ * q (C) and the keys and values of positions 0..T-1 stored as rows of kcache
+ * and vcache (T, ld) with row stride ld (head h at channels h*hs..). att is
+ * scratch of NH*T floats. out (C). */
+void attention_forward_one(float *out, float *att, const float *q, const float *kcache,
+                           const float *vcache, int ld, int T, int C, int NH);
 
 /* ---- residual connection ---- */
 

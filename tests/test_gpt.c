@@ -642,6 +642,38 @@ static int argmax(const float *x, int n) {
  * gpt_forward, over the last maxT tokens once the sequence outgrows the
  * context. It is the same every time, uses no randomness, and stops right
  * after the stop token. */
+/* The KV cache is only a saving of work: each new token's query attends to
+ * keys and values remembered from earlier positions instead of recomputing
+ * them. So sampling with and without the cache, from the same seed, must
+ * produce exactly the same tokens — at temperature 1, where any numerical
+ * difference in the logits would soon change a draw. */
+static void test_sampling_with_the_kv_cache_gives_the_same_tokens_as_without(void **state) {
+    (void)state;
+    GPT m;
+    gpt_build(&m, gpt_config(32, 50, 2, 2, 16), 11);
+    int prompt[5] = {3, 14, 15, 9, 2};
+    int a[26], b[26];
+    for (int trial = 0; trial < 3; trial++) {
+        Rng r1, r2;
+        rng_seed(&r1, 100 + trial);
+        rng_seed(&r2, 100 + trial);
+        int na = gpt_sample(&m, prompt, 5, a, 26, -1, 1.0f, 0, &r1);
+        int nb = gpt_sample_uncached(&m, prompt, 5, b, 26, -1, 1.0f, 0, &r2);
+        assert_int_equal(na, 26);
+        assert_int_equal(nb, 26);
+        assert_memory_equal(a, b, sizeof a);
+    }
+    /* past maxT the window slides; the cached sampler falls back and still agrees */
+    int c[40], d[40];
+    Rng r3, r4;
+    rng_seed(&r3, 7);
+    rng_seed(&r4, 7);
+    gpt_sample(&m, prompt, 5, c, 40, -1, 1.0f, 0, &r3);
+    gpt_sample_uncached(&m, prompt, 5, d, 40, -1, 1.0f, 0, &r4);
+    assert_memory_equal(c, d, sizeof c);
+    gpt_free(&m);
+}
+
 static void test_greedy_sampling_is_the_argmax_continuation_and_stops_at_the_stop_token(void **state) {
     (void)state;
     enum { MAXT = 8, N = 3, NEW = 12 };
@@ -694,6 +726,7 @@ int main(void) {
         cmocka_unit_test(test_backward_from_hidden_states_alone_matches_finite_differences),
         cmocka_unit_test(test_backward_adds_into_the_parameter_gradients),
         cmocka_unit_test(test_greedy_sampling_is_the_argmax_continuation_and_stops_at_the_stop_token),
+        cmocka_unit_test(test_sampling_with_the_kv_cache_gives_the_same_tokens_as_without),
     };
     return cmocka_run_group_tests_name("gpt", tests, NULL, NULL);
 }
