@@ -46,6 +46,7 @@ typedef struct {
     int steps, batch, warmup, eval_every, seed, threads, samples;
     float lr, min_lr_frac, weight_decay, clip, lambda;
     int ablations;                         /* finetune: also run the two ablations */
+    int train_size;                        /* finetune: use only the first N labelled examples (0: all) */
 } Options;
 
 /* Defaults sized for the toy world on two cores (TOYWORLD-NOTES.md):
@@ -72,7 +73,7 @@ static Options finetune_defaults(void) {
     o.test = "data/classify_test.tsv";
     o.out = "out/gpt1_classifier.bin";
     o.log = "plots/gpt1_finetune.tsv";
-    o.steps = 300; o.batch = 16; o.warmup = 30; o.eval_every = 25;
+    o.steps = 100; o.batch = 16; o.warmup = 10; o.eval_every = 5; o.train_size = 100;
     o.lr = 3e-4f; o.min_lr_frac = 0.0f; o.weight_decay = 0.01f; o.clip = 1.0f;
     o.lambda = 0.5f; o.seed = 1; o.ablations = 1;
     return o;
@@ -465,6 +466,11 @@ static void finetune(const Options *o) {
             o->model, m.config.V, o->tokenizer, tok.vocab_size);
     }
     Dataset train = load_dataset(&tok, o->train, m.config.maxT);
+    if (o->train_size > 0 && o->train_size < train.n) {
+        /* GPT-1's setting: plenty of unlabelled text, few labels */
+        for (int i = o->train_size; i < train.n; i++) free(train.ex[i].tokens);
+        train.n = o->train_size;
+    }
     Dataset test = load_dataset(&tok, o->test, m.config.maxT);
     int pad = tokenizer_special_id(&tok, TOK_EOT);  /* any token would do: padding is never read */
     int K = train.num_classes > test.num_classes ? train.num_classes : test.num_classes;
@@ -545,6 +551,7 @@ static void usage(void) {
            "  --steps N (%d)  --batch N (%d)  --lr X (%g)  --warmup N (%d)  --eval-every N (%d)\n"
            "  --weight-decay X (%g)  --clip X (%g)\n"
            "  --lambda X         weight of the auxiliary LM loss L1 (%g)\n"
+           "  --train-size N     use only the first N labelled examples, 0 = all (%d)\n"
            "  --no-ablations     run only the main fine-tuning run\n"
            "common flags:\n"
            "  --seed N           random seed (%d)\n"
@@ -555,14 +562,14 @@ static void usage(void) {
            p.batch, (double)p.lr, p.warmup, (double)p.min_lr_frac, (double)p.weight_decay,
            (double)p.clip, p.eval_every, p.samples, f.model, f.train, f.test, f.out, f.log, f.steps,
            f.batch, (double)f.lr, f.warmup, f.eval_every, (double)f.weight_decay, (double)f.clip,
-           (double)f.lambda, p.seed);
+           (double)f.lambda, f.train_size, p.seed);
 }
 
 enum {
     OPT_DATA = 256, OPT_VAL, OPT_TOKENIZER, OPT_MODEL, OPT_OUT, OPT_LOG, OPT_TRAIN, OPT_TEST,
     OPT_LAYERS, OPT_HEADS, OPT_CHANNELS, OPT_SEQ, OPT_STEPS, OPT_BATCH, OPT_LR, OPT_WARMUP,
     OPT_MINLR, OPT_WD, OPT_CLIP, OPT_EVAL, OPT_SAMPLES, OPT_LAMBDA, OPT_NOABL, OPT_SEED,
-    OPT_THREADS, OPT_FAST, OPT_HELP
+    OPT_THREADS, OPT_FAST, OPT_HELP, OPT_TRAINSIZE
 };
 
 /* Parses argv (after the sub-command) into o; --fast is applied first so that
@@ -577,7 +584,7 @@ static void parse_flags(Options *o, int pretrain_mode, int argc, char **argv) {
         {"warmup", 1, 0, OPT_WARMUP}, {"min-lr-frac", 1, 0, OPT_MINLR},
         {"weight-decay", 1, 0, OPT_WD}, {"clip", 1, 0, OPT_CLIP}, {"eval-every", 1, 0, OPT_EVAL},
         {"samples", 1, 0, OPT_SAMPLES}, {"lambda", 1, 0, OPT_LAMBDA},
-        {"no-ablations", 0, 0, OPT_NOABL}, {"seed", 1, 0, OPT_SEED},
+        {"no-ablations", 0, 0, OPT_NOABL}, {"train-size", 1, 0, OPT_TRAINSIZE}, {"seed", 1, 0, OPT_SEED},
         {"threads", 1, 0, OPT_THREADS}, {"fast", 0, 0, OPT_FAST}, {"help", 0, 0, OPT_HELP},
         {0, 0, 0, 0}};
     for (int i = 1; i < argc; i++) if (strcmp(argv[i], "--fast") == 0) apply_fast(o, pretrain_mode);
@@ -611,6 +618,7 @@ static void parse_flags(Options *o, int pretrain_mode, int argc, char **argv) {
         case OPT_SAMPLES: o->samples = (int)parse_long_flag("samples", a, 0, 1000); break;
         case OPT_LAMBDA: o->lambda = parse_float_flag("lambda", a, 0.0f, 100.0f); break;
         case OPT_NOABL: o->ablations = 0; break;
+        case OPT_TRAINSIZE: o->train_size = (int)parse_long_flag("train-size", a, 0, 100000000); break;
         case OPT_SEED: o->seed = (int)parse_long_flag("seed", a, 0, 2147483647); break;
         case OPT_THREADS: o->threads = (int)parse_long_flag("threads", a, 0, 1024); break;
         case OPT_FAST: break;  /* applied above */
@@ -627,6 +635,7 @@ static void parse_flags(Options *o, int pretrain_mode, int argc, char **argv) {
 
 #ifndef TESTING
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* progress lines appear as they happen, even in a pipe */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage();
         return argc < 2 ? 1 : 0;
