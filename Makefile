@@ -155,10 +155,15 @@ run: all data $(RUN)/gpt1_classifier.bin
 	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
 	@echo "make run: done. Logs in $(LOGS)/, checkpoints in $(RUN)/."
 
+# Pre-training writes gpt1_partial.bin (and its .state) at every evaluation and
+# renames it when done: an interrupted `make run` resumes where it stopped.
 $(RUN)/gpt1.bin: out/pretrain.bin out/val.bin build/gpt1
 	@mkdir -p $(RUN)
 	./build/gpt1 pretrain $(FLAGS) --data out/pretrain.bin --val out/val.bin \
-	    --out $@ --log $(LOGS)/gpt1_pretrain.tsv
+	    --out $(RUN)/gpt1_partial.bin --log $(LOGS)/gpt1_pretrain.tsv \
+	    $$(test -f $(RUN)/gpt1_partial.bin.state && echo --resume)
+	mv $(RUN)/gpt1_partial.bin $@
+	rm -f $(RUN)/gpt1_partial.bin.state
 
 $(RUN)/gpt1_classifier.bin: $(RUN)/gpt1.bin data/classify_train.tsv data/classify_test.tsv
 	./build/gpt1 finetune $(FLAGS) --model $< --out $@ --log $(LOGS)/gpt1_finetune.tsv

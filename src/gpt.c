@@ -225,6 +225,7 @@ void gpt_save(const GPT *m, const char *path) {
     header[5] = c->NH;
     header[6] = c->C;
     header[7] = c->Vp;
+    header[GPT_HEADER_STEP] = m->step;  /* ours; llm.c ignores header slots it does not know */
     AtomicFile af;
     atomic_open(&af, path);
     fwrite_or_die(header, sizeof(int), GPT_HEADER_INTS, af.f, af.tmp);
@@ -260,6 +261,54 @@ void gpt_load(GPT *m, const char *path) {
     alloc_params(m, cfg);
     fread_or_die(m->params_memory, sizeof(float), m->num_parameters, f, path, "the parameters");
     fclose(f);
+    m->step = header[GPT_HEADER_STEP] > 0 ? header[GPT_HEADER_STEP] : 0;  /* 0 in llm.c's files */
+}
+
+/* ---- optimizer state, for resuming ---- */
+
+void gpt_save_state(const GPT *m, const char *path, uint64_t rng_state, float ema) {
+    if (!m->m_memory) die("gpt_save_state: no optimizer state yet (call after gpt_update)");
+    int header[GPT_STATE_HEADER_INTS] = {GPT_STATE_MAGIC, GPT_STATE_VERSION, m->step};
+    size_t n = m->num_parameters;
+    memcpy(&header[3], &n, sizeof n);
+    memcpy(&header[5], &rng_state, sizeof rng_state);
+    memcpy(&header[7], &ema, sizeof ema);
+    AtomicFile af;
+    atomic_open(&af, path);
+    fwrite_or_die(header, sizeof(int), GPT_STATE_HEADER_INTS, af.f, af.tmp);
+    fwrite_or_die(m->m_memory, sizeof(float), n, af.f, af.tmp);
+    fwrite_or_die(m->v_memory, sizeof(float), n, af.f, af.tmp);
+    atomic_commit(&af);
+}
+
+uint64_t gpt_load_state(GPT *m, const char *path, float *ema) {
+    FILE *f = fopen_or_die(path, "rb");
+    size_t fsize = file_size_or_die(f, path);
+    int header[GPT_STATE_HEADER_INTS];
+    if (fsize < sizeof header) die("%s is not an optimizer state file: only %zu bytes", path, fsize);
+    fread_or_die(header, sizeof(int), GPT_STATE_HEADER_INTS, f, path, "the header");
+    if (header[0] != GPT_STATE_MAGIC) die("%s is not an optimizer state file: magic %d, expected %d", path, header[0], GPT_STATE_MAGIC);
+    if (header[1] != GPT_STATE_VERSION) die("%s has state version %d, expected %d", path, header[1], GPT_STATE_VERSION);
+    size_t n;
+    uint64_t rng_state;
+    memcpy(&n, &header[3], sizeof n);
+    memcpy(&rng_state, &header[5], sizeof rng_state);
+    memcpy(ema, &header[7], sizeof *ema);
+    if (n != m->num_parameters) die("%s holds state for %zu parameters, but the checkpoint has %zu", path, n, m->num_parameters);
+    if (header[2] != m->step) {
+        die("%s was saved at step %d but the checkpoint at step %d: they are from different runs or a "
+            "save was interrupted between them", path, header[2], m->step);
+    }
+    size_t expect = sizeof header + 2 * sizeof(float) * n;
+    if (fsize != expect) die("%s has the wrong size: %zu bytes, expected %zu", path, fsize, expect);
+    free(m->m_memory);
+    free(m->v_memory);
+    m->m_memory = malloc_or_die(sizeof(float) * n, "AdamW's first moment");
+    m->v_memory = malloc_or_die(sizeof(float) * n, "AdamW's second moment");
+    fread_or_die(m->m_memory, sizeof(float), n, f, path, "the first moments");
+    fread_or_die(m->v_memory, sizeof(float), n, f, path, "the second moments");
+    fclose(f);
+    return rng_state;
 }
 
 /* ---- forward ---- */

@@ -8,8 +8,8 @@
  *
  * Files: checkpoints use llm.c's layout, so a learner can move them between
  * the two projects unchanged: 256 int32 of header (magic 20240326, version 3,
- * maxT, V, L, NH, C, Vp), then every parameter as float32 in the order of the
- * enum below.
+ * maxT, V, L, NH, C, Vp; slot 8 holds our AdamW step count, which llm.c
+ * ignores), then every parameter as float32 in the order of the enum below.
  *
  * Memory: one buffer each for parameters, gradients, AdamW's two moments,
  * activations and activation gradients; structs of named pointers into them.
@@ -28,6 +28,10 @@
 #define GPT_VERSION 3          /* llm.c's float32 checkpoint */
 #define GPT_HEADER_INTS 256
 #define GPT_VOCAB_PAD 64       /* Vp is V rounded up to a multiple of this */
+#define GPT_HEADER_STEP 8      /* header slot where we record the AdamW step (llm.c ignores it) */
+#define GPT_STATE_MAGIC 20241129
+#define GPT_STATE_VERSION 1
+#define GPT_STATE_HEADER_INTS 16
 
 typedef struct {
     int maxT;  /* longest sequence the position table covers */
@@ -147,6 +151,16 @@ void gpt_load(GPT *m, const char *path);
 
 /* Writes the checkpoint atomically (PATH.tmp, then rename). */
 void gpt_save(const GPT *m, const char *path);
+
+/* The optimizer state that --resume needs beside a checkpoint: AdamW's two
+ * moments, its step count, the data sampler's RNG state and the loss EMA.
+ * Layout: 16 int32 {magic 20241129, version 1, step, num_parameters (as a
+ * size_t in slots 3-4), rng state (uint64, slots 5-6), ema (float, slot 7)},
+ * then m and v as float32. Written atomically. gpt_load_state dies unless the
+ * file matches the loaded checkpoint exactly (parameter count, and the same
+ * step as the checkpoint's header) and returns the RNG state. */
+void gpt_save_state(const GPT *m, const char *path, uint64_t rng_state, float ema);
+uint64_t gpt_load_state(GPT *m, const char *path, float *ema);
 
 /* Frees everything gpt_build/gpt_load/gpt_forward allocated. */
 void gpt_free(GPT *m);

@@ -47,6 +47,7 @@ typedef struct {
     float lr, min_lr_frac, weight_decay, clip, lambda;
     int ablations;                         /* finetune: also run the two ablations */
     int train_size;                        /* finetune: use only the first N labelled examples (0: all) */
+    int resume;                            /* pretrain: continue from --out and its .state */
 } Options;
 
 /* Defaults sized for the toy world on two cores (TOYWORLD-NOTES.md):
@@ -164,6 +165,39 @@ static void print_sample(GPT *m, Tokenizer *tok, int max_new, float temperature,
     free(out);
 }
 
+#define EMA_DECAY 0.95f  /* smoothing of the logged training loss */
+
+/* Opens the pre-training log. A fresh run starts it with its header; a
+ * resumed run keeps the header and the rows up to the step it resumes from
+ * (rows after the last checkpoint were never saved in the model, so they go)
+ * and appends from there. */
+static FILE *open_log(const char *path, int keep_until_step) {
+    static const char *header = "step\ttrain_loss\ttrain_loss_ema\tval_loss\tlr\ttokens_per_s\tunigram_entropy\n";
+    if (keep_until_step == 0) {
+        FILE *f = fopen_or_die(path, "w");
+        fputs(header, f);
+        return f;
+    }
+    FILE *probe = fopen(path, "r");
+    if (!probe) return open_log(path, 0);  /* no log to continue: start one */
+    fclose(probe);
+    size_t len;
+    char *old = read_file_or_die(path, &len);
+    AtomicFile af;
+    atomic_open(&af, path);
+    fputs(header, af.f);
+    char *line = strchr(old, '\n');  /* skip the old header */
+    while (line && *++line) {
+        char *end = strchr(line, '\n');
+        if (!end) break;  /* a half-written last line */
+        if (atoi(line) <= keep_until_step) fwrite_or_die(line, 1, (size_t)(end - line + 1), af.f, af.tmp);
+        line = end;
+    }
+    atomic_commit(&af);
+    free(old);
+    return fopen_or_die(path, "a");
+}
+
 static void pretrain(const Options *o) {
     Tokenizer tok;
     tokenizer_load(&tok, o->tokenizer);
@@ -176,23 +210,45 @@ static void pretrain(const Options *o) {
     if (n > 0x7fffffff) die("%s has %zu tokens; this loader takes at most 2^31", o->data, n);
 
     GPT m;
-    gpt_build(&m, gpt_config(o->seq, V, o->layers, o->heads, o->channels), (uint64_t)o->seed);
+    Rng rng;
+    float ema = 0.0f, val_loss = NAN;
+    int first_step = 0;
+    char *state_path = malloc_or_die(strlen(o->out) + 7, "a file name");
+    sprintf(state_path, "%s.state", o->out);
+    if (o->resume) {
+        /* the checkpoint, AdamW's moments and the sampler's RNG state: the
+         * run continues exactly as if it had never stopped */
+        gpt_load(&m, o->out);
+        if (m.config.V != V) die("%s has V=%d but the tokenizer has V=%d", o->out, m.config.V, V);
+        rng.state = gpt_load_state(&m, state_path, &ema);
+        first_step = m.step;
+        if (first_step >= o->steps) {
+            printf("%s is already at step %d of %d: nothing left to train\n", o->out, first_step, o->steps);
+            free(state_path);
+            free(tokens);
+            free(val);
+            gpt_free(&m);
+            tokenizer_free(&tok);
+            return;
+        }
+        printf("resuming %s at step %d\n", o->out, first_step);
+    } else {
+        gpt_build(&m, gpt_config(o->seq, V, o->layers, o->heads, o->channels), (uint64_t)o->seed);
+        rng_seed(&rng, (uint64_t)o->seed + 1000);
+    }
+    const GPTConfig *cfg = &m.config;
     double h_unigram = unigram_entropy(tokens, n, V);
     printf("pretrain: %zu training tokens, %zu validation tokens, V=%d\n", n, nval, V);
-    printf("model: L=%d C=%d NH=%d T=%d, %zu parameters\n", o->layers, o->channels, o->heads, o->seq, m.num_parameters);
+    printf("model: L=%d C=%d NH=%d T=%d, %zu parameters\n", cfg->L, cfg->C, cfg->NH, cfg->maxT, m.num_parameters);
     printf("unigram entropy of the corpus: %.3f nats/token (the loss to beat)\n", h_unigram);
 
-    FILE *log = fopen_or_die(o->log, "w");
-    fprintf(log, "step\ttrain_loss\ttrain_loss_ema\tval_loss\tlr\ttokens_per_s\tunigram_entropy\n");
-    int B = o->batch, T = o->seq;
+    FILE *log = open_log(o->log, first_step);
+    int B = o->batch, T = cfg->maxT;
     int *inputs = malloc_or_die(sizeof(int) * (size_t)B * T, "inputs");
     int *targets = malloc_or_die(sizeof(int) * (size_t)B * T, "targets");
-    Rng rng;
-    rng_seed(&rng, (uint64_t)o->seed + 1000);
     AdamWConfig adam = {0.9f, 0.95f, 1e-8f, o->weight_decay};
-    float ema = 0.0f, val_loss = NAN;
     double t_start = now_seconds();
-    for (int step = 0; step < o->steps; step++) {
+    for (int step = first_step; step < o->steps; step++) {
         double t0 = now_seconds();
         /* L1: next-token cross-entropy on a random batch of the corpus */
         sample_batch(tokens, n, B, T, inputs, targets, &rng);
@@ -207,7 +263,7 @@ static void pretrain(const Options *o) {
         float lr = lr_cosine(step, o->steps, o->warmup, o->lr, o->lr * o->min_lr_frac);
         gpt_update(&m, lr, &adam);
         double dt = now_seconds() - t0;
-        ema = step == 0 ? loss : 0.95f * ema + 0.05f * loss;
+        ema = step == 0 ? loss : EMA_DECAY * ema + (1.0f - EMA_DECAY) * loss;
 
         int last = step == o->steps - 1;
         int evaluated = (step % o->eval_every == 0) || last;
@@ -215,8 +271,10 @@ static void pretrain(const Options *o) {
             val_loss = eval_loss(&m, val, nval, B, T, 16, inputs, targets);
             check_finite("the validation loss", val_loss, step, o->out);
             gpt_save(&m, o->out);  /* the last good checkpoint, replaced atomically */
+            gpt_save_state(&m, state_path, rng.state, ema);
         }
-        double elapsed = now_seconds() - t_start, left = elapsed / (step + 1) * (o->steps - step - 1);
+        double elapsed = now_seconds() - t_start;
+        double left = elapsed / (step + 1 - first_step) * (o->steps - step - 1);
         char val_text[16] = "  -   ";
         if (evaluated) snprintf(val_text, sizeof val_text, "%.4f", val_loss);
         printf("step %4d/%d | loss %.4f (ema %.4f) | val %s | lr %.2e | norm %.2f | %6.0f tok/s | %.0f s left\n",
@@ -237,6 +295,7 @@ static void pretrain(const Options *o) {
     free(targets);
     free(tokens);
     free(val);
+    free(state_path);
     gpt_free(&m);
     tokenizer_free(&tok);
 }
@@ -542,6 +601,8 @@ static void usage(void) {
            "  --clip X           gradient-norm clip (%g)\n"
            "  --eval-every N     validate and checkpoint every N steps (%d)\n"
            "  --samples N        text samples printed at the end (%d)\n"
+           "  --resume           continue from --out and --out.state (saved at every evaluation);\n"
+           "                     the shape flags are then read from the checkpoint\n"
            "finetune flags (default):\n"
            "  --model PATH       pre-trained checkpoint (%s)\n"
            "  --train PATH       labelled training TSV: label<TAB>text (%s)\n"
@@ -569,7 +630,7 @@ enum {
     OPT_DATA = 256, OPT_VAL, OPT_TOKENIZER, OPT_MODEL, OPT_OUT, OPT_LOG, OPT_TRAIN, OPT_TEST,
     OPT_LAYERS, OPT_HEADS, OPT_CHANNELS, OPT_SEQ, OPT_STEPS, OPT_BATCH, OPT_LR, OPT_WARMUP,
     OPT_MINLR, OPT_WD, OPT_CLIP, OPT_EVAL, OPT_SAMPLES, OPT_LAMBDA, OPT_NOABL, OPT_SEED,
-    OPT_THREADS, OPT_FAST, OPT_HELP, OPT_TRAINSIZE
+    OPT_THREADS, OPT_FAST, OPT_HELP, OPT_TRAINSIZE, OPT_RESUME
 };
 
 /* Parses argv (after the sub-command) into o; --fast is applied first so that
@@ -584,7 +645,8 @@ static void parse_flags(Options *o, int pretrain_mode, int argc, char **argv) {
         {"warmup", 1, 0, OPT_WARMUP}, {"min-lr-frac", 1, 0, OPT_MINLR},
         {"weight-decay", 1, 0, OPT_WD}, {"clip", 1, 0, OPT_CLIP}, {"eval-every", 1, 0, OPT_EVAL},
         {"samples", 1, 0, OPT_SAMPLES}, {"lambda", 1, 0, OPT_LAMBDA},
-        {"no-ablations", 0, 0, OPT_NOABL}, {"train-size", 1, 0, OPT_TRAINSIZE}, {"seed", 1, 0, OPT_SEED},
+        {"no-ablations", 0, 0, OPT_NOABL}, {"train-size", 1, 0, OPT_TRAINSIZE},
+        {"resume", 0, 0, OPT_RESUME}, {"seed", 1, 0, OPT_SEED},
         {"threads", 1, 0, OPT_THREADS}, {"fast", 0, 0, OPT_FAST}, {"help", 0, 0, OPT_HELP},
         {0, 0, 0, 0}};
     for (int i = 1; i < argc; i++) if (strcmp(argv[i], "--fast") == 0) apply_fast(o, pretrain_mode);
@@ -618,6 +680,7 @@ static void parse_flags(Options *o, int pretrain_mode, int argc, char **argv) {
         case OPT_SAMPLES: o->samples = (int)parse_long_flag("samples", a, 0, 1000); break;
         case OPT_LAMBDA: o->lambda = parse_float_flag("lambda", a, 0.0f, 100.0f); break;
         case OPT_NOABL: o->ablations = 0; break;
+        case OPT_RESUME: o->resume = 1; break;
         case OPT_TRAINSIZE: o->train_size = (int)parse_long_flag("train-size", a, 0, 100000000); break;
         case OPT_SEED: o->seed = (int)parse_long_flag("seed", a, 0, 2147483647); break;
         case OPT_THREADS: o->threads = (int)parse_long_flag("threads", a, 0, 1024); break;

@@ -24,6 +24,7 @@
  * module's Rng cannot hide a bug in the rung.
  */
 #include "testutil.h"
+#include <signal.h>
 
 /* parse_flags, pretrain, finetune and usage are only called from the main that
  * TESTING hides; some are unused here, and that is no reason for a warning. */
@@ -838,6 +839,112 @@ static void test_fast_sets_tiny_defaults_and_explicit_flags_win(void **state) {
     assert_int_equal(o.seq, 32);
 }
 
+/* ---- 5. interruption: SIGKILL, then --resume ---- */
+
+/* Reads the file at path into a malloc'd buffer (for comparing checkpoints). */
+static char *slurp_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(*len ? *len : 1);
+    assert_int_equal(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+/* A run killed with SIGKILL half-way keeps its last checkpoint (saved
+ * atomically at every evaluation, with AdamW's moments and the sampler's RNG
+ * state beside it), and `--resume` continues from there. Because everything
+ * the next step depends on was saved, the resumed run ends with exactly the
+ * same parameters, bit for bit, as a run that was never interrupted, and its
+ * log has every step once. The parent kills the child as soon as it has read
+ * the progress line of step 60 from the child's stdout: no sleeping, no
+ * timing. */
+static void test_a_killed_pretraining_run_resumes_to_the_same_model(void **state) {
+    (void)state;
+    char straight[256], killed[256], log1[256], log2[256], st[300];
+    temp_path(straight, sizeof straight, "straight.bin");
+    temp_path(killed, sizeof killed, "killed.bin");
+    temp_path(log1, sizeof log1, "straight.tsv");
+    temp_path(log2, sizeof log2, "killed.tsv");
+    snprintf(st, sizeof st, "%s.state", killed);
+    const char *steps = "400";
+    const char *a1[] = {"pretrain", "--fast", "--data", fx.train_bin, "--val", fx.val_bin,
+                        "--tokenizer", fx.merges, "--out", straight, "--log", log1, "--steps", steps,
+                        "--eval-every", "20", "--samples", "0", "--threads", "1", NULL};
+    run_gpt1_ok(a1);
+
+    /* the same run, killed after step 60 */
+    const char *bin = getenv("GPTLADDER_BIN");
+    char path[512];
+    snprintf(path, sizeof path, "%s/gpt1", bin ? bin : "build");
+    char *argv[] = {path, "pretrain", "--fast", "--data", fx.train_bin, "--val", fx.val_bin,
+                    "--tokenizer", fx.merges, "--out", killed, "--log", log2, "--steps", (char *)steps,
+                    "--eval-every", "20", "--samples", "0", "--threads", "1", NULL};
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(path, argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *out = fdopen(fds[0], "r");
+    char line[512];
+    int seen = 0;
+    while (fgets(line, sizeof line, out)) {
+        if (strncmp(line, "step   60/", 10) == 0) { seen = 1; kill(pid, SIGKILL); break; }
+    }
+    fclose(out);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(seen);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    /* what the kill left: a loadable checkpoint from an evaluation, not the end */
+    GPT m;
+    gpt_load(&m, killed);
+    print_message("killed at step 60+; last checkpoint at step %d of %s\n", m.step, steps);
+    assert_true(m.step >= 41 && m.step < 400);
+    gpt_free(&m);
+    /* (a kill during a save may leave killed.bin.tmp behind; the checkpoint
+     * itself is only ever replaced by a complete file, by rename) */
+
+    /* resume and finish */
+    const char *a2[] = {"pretrain", "--fast", "--resume", "--data", fx.train_bin, "--val", fx.val_bin,
+                        "--tokenizer", fx.merges, "--out", killed, "--log", log2, "--steps", steps,
+                        "--eval-every", "20", "--samples", "0", "--threads", "1", NULL};
+    run_gpt1_ok(a2);
+    size_t n1, n2;
+    char *b1 = slurp_file(straight, &n1), *b2 = slurp_file(killed, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(b1, b2, n1);
+    free(b1);
+    free(b2);
+
+    /* the log has each step exactly once, in order */
+    Tsv tsv;
+    tsv_read(&tsv, log2, 7);
+    assert_int_equal(tsv.nrows, 400);
+    for (int i = 0; i < tsv.nrows; i++) assert_int_equal(atoi(tsv.rows[i].fields[0]), i + 1);
+    tsv_free(&tsv);
+    remove(straight);
+    remove(killed);
+    remove(st);
+    remove(log1);
+    remove(log2);
+    char st1[300];
+    snprintf(st1, sizeof st1, "%s.state", straight);
+    remove(st1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         /* 1. the gradient of L3 = L2 + lambda L1 */
@@ -860,6 +967,7 @@ int main(void) {
         cmocka_unit_test(test_a_flag_without_its_value_says_so),
         cmocka_unit_test(test_channels_not_divisible_by_heads_is_refused_before_anything_is_written),
         cmocka_unit_test(test_fast_sets_tiny_defaults_and_explicit_flags_win),
+        cmocka_unit_test(test_a_killed_pretraining_run_resumes_to_the_same_model),
     };
     return cmocka_run_group_tests_name("gpt1", tests, group_setup, group_teardown);
 }
