@@ -13,6 +13,8 @@
 # FAST=1 makes `make run` use tiny settings (under a minute), writing into out/fast/.
 
 CC      ?= gcc
+SHELL   := /bin/bash
+.SHELLFLAGS := -o pipefail -c   # a rung piped into tee still fails the build when it fails
 # C11 with POSIX and GNU extensions for getopt_long and friends. IEEE maths:
 # never -ffast-math (it broke llm.c's GELU backward). -march=native where the
 # compiler understands it, so the inner loops vectorise with AVX2/AVX-512.
@@ -153,20 +155,23 @@ endif
 
 run: all data $(RUN)/gpt1_classifier.bin
 	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
-	@echo "make run: done. Logs in $(LOGS)/, checkpoints in $(RUN)/."
+	@echo; echo "== gptladder: what each rung showed (logs in $(LOGS)/, checkpoints in $(RUN)/)"
+	@cat $(RUN)/*.out | grep '^summary' | sed 's/^summary //'
 
 # Pre-training writes gpt1_partial.bin (and its .state) at every evaluation and
 # renames it when done: an interrupted `make run` resumes where it stopped.
+# Every rung's output is kept in $(RUN)/NAME.out; its "summary" lines make the table.
 $(RUN)/gpt1.bin: out/pretrain.bin out/val.bin build/gpt1
 	@mkdir -p $(RUN)
 	./build/gpt1 pretrain $(FLAGS) --data out/pretrain.bin --val out/val.bin \
 	    --out $(RUN)/gpt1_partial.bin --log $(LOGS)/gpt1_pretrain.tsv \
-	    $$(test -f $(RUN)/gpt1_partial.bin.state && echo --resume)
+	    $$(test -f $(RUN)/gpt1_partial.bin.state && echo --resume) | tee $(RUN)/gpt1_pretrain.out
 	mv $(RUN)/gpt1_partial.bin $@
 	rm -f $(RUN)/gpt1_partial.bin.state
 
 $(RUN)/gpt1_classifier.bin: $(RUN)/gpt1.bin data/classify_train.tsv data/classify_test.tsv
-	./build/gpt1 finetune $(FLAGS) --model $< --out $@ --log $(LOGS)/gpt1_finetune.tsv
+	./build/gpt1 finetune $(FLAGS) --model $< --out $@ --log $(LOGS)/gpt1_finetune.tsv \
+	    | tee $(RUN)/gpt1_finetune.out
 
 # ---- plots: gnuplot -c plots/NAME.gp LOG.tsv OUT.png for every log present ----
 LOGS ?= plots

@@ -285,8 +285,8 @@ static void pretrain(const Options *o) {
         fflush(log);
     }
     fclose(log);
-    printf("pretrain done in %.1f s: val loss %.4f nats/token vs unigram entropy %.4f\n",
-           now_seconds() - t_start, val_loss, h_unigram);
+    printf("pretrain done in %.1f s\n", now_seconds() - t_start);
+    printf("summary gpt1 pretrain: val loss %.3f nats/token vs unigram entropy %.3f\n", val_loss, h_unigram);
     printf("checkpoint: %s (llm.c layout)\n", o->out);
     printf("samples (temperature 0.8), each starting from <|endoftext|>:\n");
     for (int s = 0; s < o->samples; s++) print_sample(&m, &tok, 48, 0.8f, &rng);
@@ -563,11 +563,11 @@ static void finetune(const Options *o) {
         float acc_rand = finetune_run("random_init", &m, &h, &train, &test, o->lambda, pad, o, log);
         head_free(&h);
         gpt_free(&m);
-        printf("finetune summary after %d steps: test accuracy pretrained (lambda=%.2f) %.3f | "
-               "pretrained (lambda=0) %.3f | random init (lambda=%.2f) %.3f\n",
-               o->steps, o->lambda, acc_main, acc_nolm, o->lambda, acc_rand);
+        printf("summary gpt1 finetune: test accuracy after %d steps: pretrained %.3f | lambda=0 %.3f | "
+               "random init %.3f (chance %.3f)\n", o->steps, acc_main, acc_nolm, acc_rand, 1.0 / K);
     } else {
-        printf("finetune summary after %d steps: test accuracy %.3f\n", o->steps, acc_main);
+        printf("summary gpt1 finetune: test accuracy after %d steps: pretrained %.3f (chance %.3f)\n",
+               o->steps, acc_main, 1.0 / K);
     }
     fclose(log);
     free_dataset(&train);
