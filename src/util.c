@@ -14,13 +14,18 @@
 /* ---- failing with one clear line ---- */
 
 /* The temporaries of AtomicFiles that are open right now. die() removes them
- * so that a failure mid-write never leaves "PATH.tmp" lying around. This is
- * the one piece of global state in the project; it is tiny and only die()
- * reads it. */
+ * so that a failure mid-write never leaves "PATH.tmp" lying around. This and
+ * the fuzzers' jump target below are the project's only global state; only
+ * die() reads them. */
 #define MAX_OPEN_ATOMIC 16
 static AtomicFile *open_atomic[MAX_OPEN_ATOMIC];
 
+static jmp_buf *die_target;
+
+void die_jump_to(jmp_buf *target) { die_target = target; }
+
 void die(const char *fmt, ...) {
+    if (die_target) longjmp(*die_target, 1);
     fflush(stdout);
     fputs("error: ", stderr);
     va_list ap;

@@ -23,6 +23,13 @@
  * Removes any AtomicFile temporaries still open (see below) first. */
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* For the fuzzers only (tests/fuzz/): when set, die() prints nothing and
+ * longjmps here instead of exiting, so one process can try millions of bad
+ * inputs. Memory the failed call had allocated is then lost, which is why
+ * nothing but a fuzzer may use it. NULL (the default) restores exit(1). */
+#include <setjmp.h>
+void die_jump_to(jmp_buf *target);
+
 /* ---- checked allocation ---- */
 
 /* malloc/calloc that never return NULL: on failure they die naming `what`
