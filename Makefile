@@ -153,14 +153,17 @@ LOGS := plots
 FLAGS :=
 endif
 
-run: all data $(RUN)/gpt1_classifier.bin
+# the rungs in order; each leaves $(RUN)/NAME.out with its summary lines
+RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot
+run: all data $(patsubst %,$(RUN)/%.out,$(RUNGS))
 	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
 	@echo; echo "== gptladder: what each rung showed (logs in $(LOGS)/, checkpoints in $(RUN)/)"
-	@cat $(RUN)/*.out | grep '^summary' | sed 's/^summary //'
+	@cat $(patsubst %,$(RUN)/%.out,$(RUNGS)) | grep '^summary' | sed 's/^summary //'
 
 # Pre-training writes gpt1_partial.bin (and its .state) at every evaluation and
 # renames it when done: an interrupted `make run` resumes where it stopped.
 # Every rung's output is kept in $(RUN)/NAME.out; its "summary" lines make the table.
+$(RUN)/gpt1_pretrain.out: $(RUN)/gpt1.bin
 $(RUN)/gpt1.bin: out/pretrain.bin out/val.bin build/gpt1
 	@mkdir -p $(RUN)
 	./build/gpt1 pretrain $(FLAGS) --data out/pretrain.bin --val out/val.bin \
@@ -169,9 +172,17 @@ $(RUN)/gpt1.bin: out/pretrain.bin out/val.bin build/gpt1
 	mv $(RUN)/gpt1_partial.bin $@
 	rm -f $(RUN)/gpt1_partial.bin.state
 
-$(RUN)/gpt1_classifier.bin: $(RUN)/gpt1.bin data/classify_train.tsv data/classify_test.tsv
-	./build/gpt1 finetune $(FLAGS) --model $< --out $@ --log $(LOGS)/gpt1_finetune.tsv \
-	    | tee $(RUN)/gpt1_finetune.out
+$(RUN)/gpt1_finetune.out: $(RUN)/gpt1.bin data/classify_train.tsv data/classify_test.tsv
+	./build/gpt1 finetune $(FLAGS) --model $< --out $(RUN)/gpt1_classifier.bin \
+	    --log $(LOGS)/gpt1_finetune.tsv | tee $@.tmp && mv $@.tmp $@
+
+# Rungs 2 and 3 take no gradient step: they question the pre-trained model.
+$(RUN)/gpt2_zeroshot.out: $(RUN)/gpt1.bin data/zeroshot_test.tsv build/gpt2_zeroshot
+	./build/gpt2_zeroshot $(FLAGS) --model $< --log $(LOGS)/gpt2_zeroshot.tsv | tee $@.tmp && mv $@.tmp $@
+
+$(RUN)/gpt3_fewshot.out: $(RUN)/gpt1.bin data/fewshot_pool.tsv data/fewshot_test.tsv build/gpt3_fewshot
+	./build/gpt3_fewshot $(FLAGS) --model $< --log $(LOGS)/gpt3_fewshot.tsv \
+	    --cot-log $(LOGS)/gpt3_cot.tsv | tee $@.tmp && mv $@.tmp $@
 
 # ---- plots: gnuplot -c plots/NAME.gp LOG.tsv OUT.png for every log present ----
 LOGS ?= plots
@@ -180,6 +191,65 @@ plots: | build/.deps-ok
 	  if [ -f $(LOGS)/$$name.tsv ]; then \
 	    gnuplot -c $$gp $(LOGS)/$$name.tsv $(LOGS)/$$name.png && echo "plot: $(LOGS)/$$name.png"; \
 	  fi; done
+
+# ---- fuzz: libFuzzer targets for the file loaders (tests/fuzz/, clang) ----
+# `make fuzz` builds each tests/fuzz/fuzz_*.c with clang (libFuzzer + ASan +
+# UBSan) into build/fuzz/ and runs it for FUZZ_SECONDS, one after another,
+# starting from the committed seeds in tests/fuzz/corpus/NAME/ (only read).
+# What it finds stays out of the tree: new inputs in build/fuzz/corpus/NAME/,
+# crashing inputs in build/fuzz/crashes/, the full output in build/fuzz/NAME.log.
+# Leak checking is off: a die() inside a loader longjmps out (tests/fuzz/fuzz.h).
+# Knobs: FUZZ_SECONDS=60 per target; FUZZ_TARGETS="fuzz_tsv" picks targets;
+# FUZZ_FLAGS adds libFuzzer flags. Replay one input: build/fuzz/NAME FILE.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB     := util gpt tensor tokenizer head
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unknown-pragmas -MMD -MP -O1 -g \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc
+# fuzz.h records what a dying loader allocated and opened, through these wraps
+FUZZ_WRAP    := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=fopen,--wrap=fclose
+.PHONY: fuzz
+.SECONDARY: $(patsubst %,build/fuzz/obj/%.o,$(FUZZ_LIB))   # keep the objects between runs
+
+# clang and its libFuzzer runtime (Debian: clang, libclang-rt-dev); installed as `deps` does
+build/.fuzz-deps-ok:
+	@mkdir -p build
+	@if ! { command -v $(FUZZ_CC) >/dev/null && \
+	        printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' | \
+	        $(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c -o build/.fuzz-probe - 2>/dev/null; }; then \
+	  missing="clang libclang-rt-dev"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"; \
+	  else echo "make fuzz needs clang with libFuzzer. Please run:"; \
+	       echo "  sudo apt-get update && sudo apt-get install -y $$missing"; exit 1; fi; \
+	  echo "installing: $$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing || exit 1; \
+	fi
+	@rm -f build/.fuzz-probe
+	@touch $@
+
+build/fuzz/obj/%.o: src/%.c | build/.fuzz-deps-ok
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(patsubst %,build/fuzz/obj/%.o,$(FUZZ_LIB)) | build/.fuzz-deps-ok
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(patsubst %,build/fuzz/obj/%.o,$(FUZZ_LIB)) -lm $(FUZZ_WRAP)
+
+fuzz: $(patsubst %,build/fuzz/%,$(FUZZ_TARGETS))
+	@fail=""; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t build/fuzz/crashes; \
+	  echo "== $$t: $(FUZZ_SECONDS) s (log: build/fuzz/$$t.log)"; \
+	  ./build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -detect_leaks=0 -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/crashes/$$t- $(FUZZ_FLAGS) build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	    > build/fuzz/$$t.log 2>&1 || fail="$$fail $$t"; \
+	  grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added)|^SUMMARY|Test unit written' \
+	    build/fuzz/$$t.log | sed 's/^/   /'; \
+	done; \
+	if [ -z "$$fail" ]; then echo "make fuzz: no crashes"; \
+	else echo "make fuzz: FOUND CRASHES in:$$fail (inputs in build/fuzz/crashes/)"; exit 1; fi
+
+-include $(wildcard build/fuzz/obj/*.d build/fuzz/*.d)
 
 clean:
 	rm -rf build
