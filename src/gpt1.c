@@ -83,7 +83,7 @@ static Options finetune_defaults(void) {
 /* The tiny preset the end-to-end test uses: same code paths, seconds. */
 static void apply_fast(Options *o, int pretrain) {
     if (pretrain) {
-        o->layers = 2; o->heads = 2; o->channels = 32; o->seq = 32;
+        o->layers = 2; o->heads = 2; o->channels = 32; o->seq = 128;  /* the longest reviews are ~70 tokens */
         o->steps = 40; o->batch = 4; o->warmup = 5; o->eval_every = 10; o->samples = 1;
     } else {
         o->steps = 30; o->batch = 8; o->warmup = 3; o->eval_every = 10;

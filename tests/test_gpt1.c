@@ -507,7 +507,7 @@ static void assert_no_file(const char *path) {
 
 /* ---- 3. the programs learn ---- */
 
-/* 60 steps of pre-training with the --fast model (L=2, C=32, T=32) on the
+/* 60 steps of pre-training with the --fast model (L=2, C=32, T=128) on the
  * tiny corpus. The loss starts near ln(300) = 5.7, the loss of a uniform
  * guess; the smoothed training loss must end at least 1.5 nats lower, and the
  * validation loss below the corpus's unigram entropy (~3.2 nats), the best a
@@ -545,7 +545,7 @@ static void test_pretrain_for_a_few_steps_lowers_the_loss(void **state) {
     assert_int_equal(m.config.L, 2);
     assert_int_equal(m.config.C, 32);
     assert_int_equal(m.config.NH, 2);
-    assert_int_equal(m.config.maxT, 32);
+    assert_int_equal(m.config.maxT, 128);
     gpt_free(&m);
     remove(out);
     remove(logp);
@@ -836,7 +836,7 @@ static void test_fast_sets_tiny_defaults_and_explicit_flags_win(void **state) {
     assert_int_equal(o.steps, 7);
     assert_int_equal(o.channels, 64);
     assert_int_equal(o.layers, 2);  /* from --fast */
-    assert_int_equal(o.seq, 32);
+    assert_int_equal(o.seq, 128);
 }
 
 /* ---- 5. interruption: SIGKILL, then --resume ---- */
