@@ -155,7 +155,7 @@ FLAGS :=
 endif
 
 # the rungs in order; each leaves $(RUN)/NAME.out with its summary lines
-RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot
+RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot sft reward
 run: all data $(patsubst %,$(RUN)/%.out,$(RUNGS))
 	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
 	@echo; echo "== gptladder: what each rung showed (logs in $(LOGS)/, checkpoints in $(RUN)/)"
@@ -184,6 +184,15 @@ $(RUN)/gpt2_zeroshot.out: $(RUN)/gpt1.bin data/zeroshot_test.tsv build/gpt2_zero
 $(RUN)/gpt3_fewshot.out: $(RUN)/gpt1.bin data/fewshot_pool.tsv data/fewshot_test.tsv build/gpt3_fewshot
 	./build/gpt3_fewshot $(FLAGS) --model $< --log $(LOGS)/gpt3_fewshot.tsv \
 	    --cot-log $(LOGS)/gpt3_cot.tsv | tee $@.tmp && mv $@.tmp $@
+
+# InstructGPT steps 1 and 2: SFT on demonstrations, then the reward model on
+# ranked comparisons (it starts from the SFT trunk; its head goes beside it).
+$(RUN)/sft.out: $(RUN)/gpt1.bin data/sft_train.tsv data/sft_test.tsv build/sft
+	./build/sft $(FLAGS) --model $< --out $(RUN)/sft.bin --log $(LOGS)/sft.tsv | tee $@.tmp && mv $@.tmp $@
+
+$(RUN)/reward.out: $(RUN)/sft.out data/prefs_train.tsv data/prefs_test.tsv build/reward
+	./build/reward train $(FLAGS) --model $(RUN)/sft.bin --out $(RUN)/reward.bin \
+	    --log $(LOGS)/reward.tsv | tee $@.tmp && mv $@.tmp $@
 
 # ---- plots: gnuplot -c plots/NAME.gp LOG.tsv OUT.png for every log present ----
 LOGS ?= plots

@@ -460,6 +460,7 @@ static void zeroshot(const Options *o) {
 
 #ifndef TESTING
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* progress lines appear as they happen, even in a pipe */
     Options o = defaults();
     parse_flags(&o, argc, argv);
     set_threads(o.threads);

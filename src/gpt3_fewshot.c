@@ -840,6 +840,7 @@ static void run(const Options *o) {
 
 #ifndef TESTING
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* progress lines appear as they happen, even in a pipe */
     Options o = defaults();
     parse_flags(&o, argc, argv);
     set_threads(o.threads);

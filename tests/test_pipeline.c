@@ -15,8 +15,10 @@
 /* The rungs' outputs, in the order make run produces them. */
 static const char *outs[] = {
     "gpt1_pretrain.out", "gpt1_finetune.out", "gpt2_zeroshot.out", "gpt3_fewshot.out",
+    "sft.out", "reward.out",
 };
-static const char *checkpoints[] = {"gpt1.bin", "gpt1_classifier.bin", "gpt1_classifier.head"};
+static const char *checkpoints[] = {"gpt1.bin", "gpt1_classifier.bin", "gpt1_classifier.head",
+                                    "sft.bin", "reward.bin", "reward.head"};
 
 static int sh(const char *cmd) {
     fflush(stdout);

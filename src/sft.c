@@ -1,0 +1,439 @@
+/* sft.c — rung 4: InstructGPT step 1, supervised fine-tuning (SFT), from
+ * "Training language models to follow instructions with human feedback"
+ * (Ouyang et al. 2022), §3.5:
+ *
+ *   "Supervised fine-tuning (SFT). We fine-tune GPT-3 on our labeler
+ *    demonstrations using supervised learning. We trained for 16 epochs,
+ *    using a cosine learning rate decay [...]. We do our final SFT model
+ *    selection based on the RM score on the validation set. [...] we find
+ *    that our SFT models overfit on validation loss after 1 epoch; however,
+ *    we find that training for more epochs helps both the RM score and human
+ *    preference ratings, despite this overfitting."
+ *
+ * Here the labellers' demonstrations are data/sft_train.tsv: prompts about
+ * the toy world with the correct, concise answer. Each becomes one chat
+ * (instruct.h):
+ *
+ *     <|prompt|> q : where is the owl ? <|answer|> a : it is in the barn .<|endoftext|>
+ *
+ * and the model is trained with the next-token cross-entropy on the response
+ * tokens and the end-of-text only (the prompt is context, not a target; TRL's
+ * default), the weighted mean over the batch's response tokens:
+ *
+ *     L_SFT = - sum_t w_t log P(x_{t+1} | x_<=t) / sum_t w_t,
+ *     w_t = 1 if x_{t+1} is a response token or the end-of-text, else 0
+ *
+ * (sft_step; the weights come from chat_batch_fill, the loss is gpt_lm_loss).
+ * Learning to stop (the end-of-text) is half of what SFT teaches here: the
+ * hidden rule pays +0.5 for a concise answer that ends.
+ *
+ * Measured before (the pretrained model) and after, on data/sft_test.tsv —
+ * prompts never demonstrated: the held-out LM loss on the answers, and the
+ * hidden rule's score (score_response) of the model's own greedy answers,
+ * per kind of question (evaluate). The model is selected by a fixed step
+ * count, not by the test set.
+ *
+ * Left out: dropout, the paper's 16 epochs over 13k prompts, and selection
+ * by reward-model score (there is no reward model yet at this rung).
+ */
+#include "gpt.h"
+#include "instruct.h"
+#include "tokenizer.h"
+#include "toyworld.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- options ---- */
+
+typedef struct {
+    const char *tokenizer, *model, *train, *test, *out, *log;
+    int steps, batch, warmup, eval_every, seed, threads, max_answer, show;
+    float lr, min_lr_frac, weight_decay, clip;
+} Options;
+
+/* Defaults: RLHF-NOTES.md found lr 1e-4, batch 32 and ~100-150 steps; the
+ * curve in notes/05-sft.md is what these give here. */
+static Options defaults(void) {
+    Options o = {0};
+    o.tokenizer = "out/tokenizer.merges";
+    o.model = "out/gpt1.bin";
+    o.train = "data/sft_train.tsv";
+    o.test = "data/sft_test.tsv";
+    o.out = "out/sft.bin";
+    o.log = "plots/sft.tsv";
+    o.steps = 150; o.batch = 32; o.warmup = 10; o.eval_every = 10;
+    o.lr = 1e-4f; o.min_lr_frac = 0.1f; o.weight_decay = 0.01f; o.clip = 1.0f;
+    o.seed = 1; o.max_answer = CHAT_MAX_ANSWER; o.show = 8;
+    return o;
+}
+
+/* The tiny preset the end-to-end test uses: same code paths, seconds. */
+static void apply_fast(Options *o) {
+    o->steps = 20; o->batch = 8; o->warmup = 2; o->eval_every = 10; o->show = 2;
+}
+
+/* ---- the demonstrations: prompt <tab> response ---- */
+
+typedef struct {
+    int n;
+    char **prompts;    /* (n) the prompt text, as in the file */
+    char **responses;  /* (n) the demonstrated answer */
+    Chat *chats;       /* (n) each pair in the chat format */
+} PairSet;
+
+/* Reads a TSV of `prompt <tab> response` rows; every pair must fit the
+ * model's context. Dies with "PATH:LINE: ..." on a bad row. */
+static PairSet load_pairs(Tokenizer *tok, const char *path, const GPT *m) {
+    Tsv tsv;
+    tsv_read(&tsv, path, 2);
+    PairSet s = {tsv.nrows, NULL, NULL, NULL};
+    s.prompts = malloc_or_die(sizeof(char *) * (size_t)s.n, "prompts");
+    s.responses = malloc_or_die(sizeof(char *) * (size_t)s.n, "responses");
+    s.chats = malloc_or_die(sizeof(Chat) * (size_t)s.n, "chats");
+    for (int i = 0; i < s.n; i++) {
+        const TsvRow *r = &tsv.rows[i];
+        if (r->fields[0][0] == '\0') die("%s:%d: the prompt is empty", path, r->line);
+        if (r->fields[1][0] == '\0') die("%s:%d: the response is empty", path, r->line);
+        s.prompts[i] = strdup_or_die(r->fields[0]);
+        s.responses[i] = strdup_or_die(r->fields[1]);
+        s.chats[i] = chat_encode_pair(tok, s.prompts[i], s.responses[i]);
+        char where[300];
+        snprintf(where, sizeof where, "%s:%d", path, r->line);
+        instruct_check_fits(&s.chats[i], m, where);
+    }
+    tsv_free(&tsv);
+    return s;
+}
+
+static void free_pairs(PairSet *s) {
+    for (int i = 0; i < s->n; i++) {
+        free(s->prompts[i]);
+        free(s->responses[i]);
+        chat_free(&s->chats[i]);
+    }
+    free(s->prompts);
+    free(s->responses);
+    free(s->chats);
+}
+
+/* ---- one step of SFT ---- */
+
+/* Forward, the answer-only loss, backward: leaves the gradient in m->grads
+ * and returns L_SFT of the batch. The optimiser step is the caller's. */
+static float sft_step(GPT *m, const ChatBatch *bt) {
+    gpt_forward(m, bt->inputs, bt->B, bt->T);
+    float loss = gpt_lm_loss(m, bt->targets, bt->weights);
+    gpt_zero_grad(m);
+    gpt_lm_loss_backward(m, bt->targets, bt->weights, 1.0f);
+    gpt_backward(m, m->dlogits, NULL);
+    return loss;
+}
+
+/* ---- evaluation: held-out answer loss, and the hidden rule on greedy answers ---- */
+
+/* The kinds of question reported apart (toy_parse_prompt's kinds). */
+static const char *const KIND_NAMES[] = {"other", "colour", "place", "sum", "unknown"};
+enum { NUM_KINDS = 5 };
+
+typedef struct {
+    float loss;                 /* answer-token cross-entropy over the whole set */
+    float score;                /* mean score_response of the greedy answers */
+    float kind_score[NUM_KINDS];
+    int kind_n[NUM_KINDS];
+} Eval;
+
+#define EVAL_CHATS 64  /* chats per forward when evaluating the loss */
+
+/* The weighted-mean LM loss of the whole set, in batches of EVAL_CHATS,
+ * each batch's mean weighted by its number of answer tokens. */
+static float answer_loss(GPT *m, const PairSet *s, ChatBatch *bt, int eot) {
+    double sum = 0.0, weight = 0.0;
+    const Chat *ptrs[EVAL_CHATS];
+    for (int i0 = 0; i0 < s->n; i0 += EVAL_CHATS) {
+        int nb = s->n - i0 < EVAL_CHATS ? s->n - i0 : EVAL_CHATS;
+        for (int b = 0; b < nb; b++) ptrs[b] = &s->chats[i0 + b];
+        chat_batch_fill(bt, ptrs, nb, eot);
+        gpt_forward(m, bt->inputs, bt->B, bt->T);
+        float w = 0.0f;
+        for (int i = 0; i < bt->B * bt->T; i++) w += bt->weights[i];
+        sum += (double)gpt_lm_loss(m, bt->targets, bt->weights) * w;
+        weight += w;
+    }
+    return (float)(sum / weight);
+}
+
+/* Greedy answers to every prompt of s, scored by the hidden rule. If answers
+ * is not NULL it receives each answer (malloc'd) and ended its end flag. */
+static Eval evaluate(GPT *m, Tokenizer *tok, const PairSet *s, ChatBatch *bt, int max_answer,
+                     char **answers, int *ended_out) {
+    Eval e = {0};
+    e.loss = answer_loss(m, s, bt, tokenizer_special_id(tok, TOK_EOT));
+    char **a = malloc_or_die(sizeof(char *) * (size_t)s->n, "answers");
+    int *ended = malloc_or_die(sizeof(int) * (size_t)s->n, "answer ends");
+    chat_answers(m, tok, (const char *const *)s->prompts, s->n, max_answer, 0.0f, NULL, a, ended);
+    double total = 0.0;
+    for (int i = 0; i < s->n; i++) {
+        float sc = score_response(s->prompts[i], a[i], ended[i]);
+        int k = (int)toy_parse_prompt(s->prompts[i]).kind;
+        e.kind_score[k] += sc;
+        e.kind_n[k]++;
+        total += sc;
+        if (answers) { answers[i] = a[i]; ended_out[i] = ended[i]; } else free(a[i]);
+    }
+    free(a);
+    free(ended);
+    for (int k = 0; k < NUM_KINDS; k++) if (e.kind_n[k]) e.kind_score[k] /= (float)e.kind_n[k];
+    e.score = (float)(total / s->n);
+    return e;
+}
+
+static float kind_or_nan(const Eval *e, int k) { return e->kind_n[k] ? e->kind_score[k] : NAN; }
+
+static void log_row(FILE *log, int step, float train_loss, float ema, const Eval *train, const Eval *test, float lr) {
+    fprintf(log, "%d\t", step);
+    if (isnan(train_loss)) fputs("-\t-\t", log); else fprintf(log, "%.5f\t%.5f\t", train_loss, ema);
+    if (test) {
+        fprintf(log, "%.5f\t%.4f\t%.4f", test->loss, train->score, test->score);
+        for (int k = TOY_Q_COLOUR; k <= TOY_Q_UNKNOWN; k++) {
+            float v = kind_or_nan(test, k);
+            if (isnan(v)) fputs("\t-", log); else fprintf(log, "\t%.4f", v);
+        }
+    } else {
+        fputs("-\t-\t-\t-\t-\t-\t-", log);
+    }
+    fprintf(log, "\t%.6g\n", lr);
+    fflush(log);
+}
+
+static void print_eval(const char *name, const Eval *e) {
+    printf("  %-22s answer loss %.4f | score %+.3f |", name, e->loss, e->score);
+    for (int k = 0; k < NUM_KINDS; k++) {
+        if (e->kind_n[k]) printf(" %s %+.2f (%d)", KIND_NAMES[k], e->kind_score[k], e->kind_n[k]);
+    }
+    printf("\n");
+}
+
+/* Stops the run if a number went bad, naming the step (nothing is saved). */
+static void check_finite(const char *what, float x, int step) {
+    if (!isfinite(x)) die("step %d: %s is %g; stopping (no checkpoint written)", step, what, (double)x);
+}
+
+/* ---- the run ---- */
+
+static void sft(const Options *o) {
+    Tokenizer tok;
+    tokenizer_load(&tok, o->tokenizer);
+    GPT m;
+    gpt_load(&m, o->model);
+    instruct_check_vocab(&m, o->model, &tok, o->tokenizer);
+    PairSet train = load_pairs(&tok, o->train, &m);
+    PairSet test = load_pairs(&tok, o->test, &m);
+    int eot = tokenizer_special_id(&tok, TOK_EOT);
+    printf("sft: %d demonstrations (%s), %d held-out prompts (%s), from %s (%zu parameters)\n",
+           train.n, o->train, test.n, o->test, o->model, m.num_parameters);
+
+    FILE *log = fopen_or_die(o->log, "w");
+    fprintf(log, "step\ttrain_loss\ttrain_loss_ema\ttest_loss\ttrain_score\ttest_score\t"
+                 "test_colour\ttest_place\ttest_sum\ttest_unknown\tlr\n");
+    ChatBatch bt = {0};
+
+    /* before: the pretrained model, asked in the chat format */
+    char **before = malloc_or_die(sizeof(char *) * (size_t)test.n, "answers");
+    int *before_ended = malloc_or_die(sizeof(int) * (size_t)test.n, "answer ends");
+    double t_start = now_seconds();
+    Eval train0 = evaluate(&m, &tok, &train, &bt, o->max_answer, NULL, NULL);
+    Eval test0 = evaluate(&m, &tok, &test, &bt, o->max_answer, before, before_ended);
+    printf("before SFT (the pretrained model), greedy answers (%.1f s):\n", now_seconds() - t_start);
+    print_eval("demonstrated prompts", &train0);
+    print_eval("held-out prompts", &test0);
+    log_row(log, 0, NAN, NAN, &train0, &test0, 0.0f);
+
+    /* training: batches drawn without replacement from a reshuffled order */
+    int B = o->batch < train.n ? o->batch : train.n;
+    int *order = malloc_or_die(sizeof(int) * (size_t)train.n, "order");
+    for (int i = 0; i < train.n; i++) order[i] = i;
+    int next = train.n;  /* forces a shuffle before the first batch */
+    const Chat **ptrs = malloc_or_die(sizeof(Chat *) * (size_t)B, "batch chats");
+    Rng rng;
+    rng_seed(&rng, (uint64_t)o->seed + 4000);
+    AdamWConfig adam = {0.9f, 0.999f, 1e-8f, o->weight_decay};
+    float ema = 0.0f;
+    Eval tr = train0, te = test0;
+    t_start = now_seconds();
+    for (int step = 1; step <= o->steps; step++) {
+        double t0 = now_seconds();
+        for (int b = 0; b < B; b++) {
+            if (next == train.n) {
+                for (int i = train.n - 1; i > 0; i--) {
+                    int j = rng_below(&rng, i + 1), t = order[i];
+                    order[i] = order[j];
+                    order[j] = t;
+                }
+                next = 0;
+            }
+            ptrs[b] = &train.chats[order[next++]];
+        }
+        chat_batch_fill(&bt, ptrs, B, eot);
+        float loss = sft_step(&m, &bt);
+        check_finite("the SFT loss", loss, step);
+        float norm = gpt_clip_grad(&m, o->clip);
+        check_finite("the gradient norm", norm, step);
+        float lr = lr_cosine(step - 1, o->steps, o->warmup, o->lr, o->lr * o->min_lr_frac);
+        gpt_update(&m, lr, &adam);
+        double dt = now_seconds() - t0;
+        ema = step == 1 ? loss : 0.9f * ema + 0.1f * loss;
+
+        int evaluated = step % o->eval_every == 0 || step == o->steps;
+        if (evaluated) {
+            tr = evaluate(&m, &tok, &train, &bt, o->max_answer, NULL, NULL);
+            te = evaluate(&m, &tok, &test, &bt, o->max_answer, NULL, NULL);
+            check_finite("the held-out loss", te.loss, step);
+        }
+        double elapsed = now_seconds() - t_start, left = elapsed / step * (o->steps - step);
+        printf("step %4d/%d | loss %.4f (ema %.4f) | lr %.2e | norm %.2f | %6.0f tok/s | %.0f s left\n",
+               step, o->steps, loss, ema, lr, norm, bt.B * bt.T / dt, left);
+        if (evaluated) {
+            printf("  held-out: answer loss %.4f, score %+.3f | demonstrated: score %+.3f\n",
+                   te.loss, te.score, tr.score);
+        }
+        log_row(log, step, loss, ema, &tr, evaluated ? &te : NULL, lr);
+    }
+    fclose(log);
+    gpt_save(&m, o->out);
+
+    /* after: the same held-out prompts, side by side with the answers before */
+    char **after = malloc_or_die(sizeof(char *) * (size_t)test.n, "answers");
+    int *after_ended = malloc_or_die(sizeof(int) * (size_t)test.n, "answer ends");
+    te = evaluate(&m, &tok, &test, &bt, o->max_answer, after, after_ended);
+    printf("SFT done in %.1f s; checkpoint %s\n", now_seconds() - t_start, o->out);
+    int show = o->show < test.n ? o->show : test.n;
+    if (show > 0) printf("held-out prompts (score: before -> after):\n");
+    for (int i = 0; i < show; i++) {
+        printf("  %s\n    before %+.1f: %s%s\n    after  %+.1f: %s%s\n", test.prompts[i],
+               score_response(test.prompts[i], before[i], before_ended[i]), before[i],
+               before_ended[i] ? "" : " ...(no end)",
+               score_response(test.prompts[i], after[i], after_ended[i]), after[i],
+               after_ended[i] ? "" : " ...(no end)");
+    }
+    printf("results (held-out %s, greedy answers, mean score_response in [-1.5, +1.5]):\n", o->test);
+    print_eval("before (pretrained)", &test0);
+    print_eval("after SFT", &te);
+    printf("  demonstrated prompts: score %+.3f -> %+.3f\n", train0.score, tr.score);
+    printf("summary sft: held-out hidden-rule score %+.3f (pretrained) -> %+.3f (SFT); answer loss %.3f -> %.3f\n",
+           test0.score, te.score, test0.loss, te.loss);
+
+    for (int i = 0; i < test.n; i++) {
+        free(before[i]);
+        free(after[i]);
+    }
+    free(before);
+    free(before_ended);
+    free(after);
+    free(after_ended);
+    free(order);
+    free(ptrs);
+    chat_batch_free(&bt);
+    free_pairs(&train);
+    free_pairs(&test);
+    gpt_free(&m);
+    tokenizer_free(&tok);
+}
+
+/* ---- main ---- */
+
+static void usage(void) {
+    Options d = defaults();
+    printf("usage: sft [flags]   fine-tune a pretrained GPT on prompt/answer demonstrations\n"
+           "                     (InstructGPT step 1), loss on the answer and end-of-text only\n"
+           "flags (default):\n"
+           "  --model PATH       pretrained checkpoint (%s)\n"
+           "  --tokenizer PATH   tokenizer merges (%s)\n"
+           "  --train PATH       demonstrations, prompt<TAB>response (%s)\n"
+           "  --test PATH        held-out prompts and answers (%s)\n"
+           "  --out PATH         SFT checkpoint to write, llm.c layout (%s)\n"
+           "  --log PATH         TSV log, one row per step (%s)\n"
+           "  --steps N          optimisation steps (%d)\n"
+           "  --batch N          demonstrations per step (%d)\n"
+           "  --lr X             peak learning rate (%g)\n"
+           "  --warmup N         warm-up steps (%d)\n"
+           "  --min-lr-frac X    final lr as a fraction of the peak, cosine decay (%g)\n"
+           "  --weight-decay X   AdamW decay on 2-D weights (%g)\n"
+           "  --clip X           gradient-norm clip (%g)\n"
+           "  --eval-every N     score greedy answers every N steps (%d)\n"
+           "  --max-answer N     tokens a generated answer may take (%d)\n"
+           "  --show N           held-out answers printed before/after (%d)\n"
+           "  --seed N           random seed (%d)\n"
+           "  --threads N        OpenMP threads, 0 = all cores (0)\n"
+           "  --fast             tiny settings for tests (seconds)\n"
+           "  --help             this text\n",
+           d.model, d.tokenizer, d.train, d.test, d.out, d.log, d.steps, d.batch, (double)d.lr,
+           d.warmup, (double)d.min_lr_frac, (double)d.weight_decay, (double)d.clip, d.eval_every,
+           d.max_answer, d.show, d.seed);
+}
+
+enum {
+    OPT_MODEL = 256, OPT_TOKENIZER, OPT_TRAIN, OPT_TEST, OPT_OUT, OPT_LOG, OPT_STEPS, OPT_BATCH,
+    OPT_LR, OPT_WARMUP, OPT_MINLR, OPT_WD, OPT_CLIP, OPT_EVAL, OPT_MAXANS, OPT_SHOW, OPT_SEED,
+    OPT_THREADS, OPT_FAST, OPT_HELP
+};
+
+/* Parses argv into o; --fast is applied first so that explicit flags win. */
+static void parse_flags(Options *o, int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"model", 1, 0, OPT_MODEL}, {"tokenizer", 1, 0, OPT_TOKENIZER}, {"train", 1, 0, OPT_TRAIN},
+        {"test", 1, 0, OPT_TEST}, {"out", 1, 0, OPT_OUT}, {"log", 1, 0, OPT_LOG},
+        {"steps", 1, 0, OPT_STEPS}, {"batch", 1, 0, OPT_BATCH}, {"lr", 1, 0, OPT_LR},
+        {"warmup", 1, 0, OPT_WARMUP}, {"min-lr-frac", 1, 0, OPT_MINLR},
+        {"weight-decay", 1, 0, OPT_WD}, {"clip", 1, 0, OPT_CLIP}, {"eval-every", 1, 0, OPT_EVAL},
+        {"max-answer", 1, 0, OPT_MAXANS}, {"show", 1, 0, OPT_SHOW}, {"seed", 1, 0, OPT_SEED},
+        {"threads", 1, 0, OPT_THREADS}, {"fast", 0, 0, OPT_FAST}, {"help", 0, 0, OPT_HELP},
+        {0, 0, 0, 0}};
+    for (int i = 1; i < argc; i++) if (strcmp(argv[i], "--fast") == 0) apply_fast(o);
+    int opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        const char *a = optarg;
+        switch (opt) {
+        case OPT_MODEL: o->model = a; break;
+        case OPT_TOKENIZER: o->tokenizer = a; break;
+        case OPT_TRAIN: o->train = a; break;
+        case OPT_TEST: o->test = a; break;
+        case OPT_OUT: o->out = a; break;
+        case OPT_LOG: o->log = a; break;
+        case OPT_STEPS: o->steps = (int)parse_long_flag("steps", a, 1, 10000000); break;
+        case OPT_BATCH: o->batch = (int)parse_long_flag("batch", a, 1, 4096); break;
+        case OPT_LR: o->lr = parse_float_flag("lr", a, 0.0f, 1.0f); break;
+        case OPT_WARMUP: o->warmup = (int)parse_long_flag("warmup", a, 0, 10000000); break;
+        case OPT_MINLR: o->min_lr_frac = parse_float_flag("min-lr-frac", a, 0.0f, 1.0f); break;
+        case OPT_WD: o->weight_decay = parse_float_flag("weight-decay", a, 0.0f, 10.0f); break;
+        case OPT_CLIP: o->clip = parse_float_flag("clip", a, 0.0f, 1e6f); break;
+        case OPT_EVAL: o->eval_every = (int)parse_long_flag("eval-every", a, 1, 10000000); break;
+        case OPT_MAXANS: o->max_answer = (int)parse_long_flag("max-answer", a, 1, 4096); break;
+        case OPT_SHOW: o->show = (int)parse_long_flag("show", a, 0, 100000); break;
+        case OPT_SEED: o->seed = (int)parse_long_flag("seed", a, 0, 2147483647); break;
+        case OPT_THREADS: o->threads = (int)parse_long_flag("threads", a, 0, 1024); break;
+        case OPT_FAST: break;  /* applied above */
+        case OPT_HELP: usage(); exit(0);
+        case ':': die("%s needs a value (see sft --help)", argv[optind - 1]);
+        default: die("unknown flag %s (see sft --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) die("unexpected argument '%s' (see sft --help)", argv[optind]);
+}
+
+#ifndef TESTING
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* progress lines appear as they happen, even in a pipe */
+    Options o = defaults();
+    parse_flags(&o, argc, argv);
+    set_threads(o.threads);
+    sft(&o);
+    return 0;
+}
+#endif
