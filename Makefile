@@ -155,7 +155,7 @@ FLAGS :=
 endif
 
 # the rungs in order; each leaves $(RUN)/NAME.out with its summary lines
-RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot sft reward
+RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot sft reward ppo
 run: all data $(patsubst %,$(RUN)/%.out,$(RUNGS))
 	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
 	@echo; echo "== gptladder: what each rung showed (logs in $(LOGS)/, checkpoints in $(RUN)/)"
@@ -193,6 +193,12 @@ $(RUN)/sft.out: $(RUN)/gpt1.bin data/sft_train.tsv data/sft_test.tsv build/sft
 $(RUN)/reward.out: $(RUN)/sft.out data/prefs_train.tsv data/prefs_test.tsv build/reward
 	./build/reward train $(FLAGS) --model $(RUN)/sft.bin --out $(RUN)/reward.bin \
 	    --log $(LOGS)/reward.tsv | tee $@.tmp && mv $@.tmp $@
+
+# InstructGPT step 3: PPO from the SFT model against the reward model, with
+# the KL penalty and then without it (beta = 0: reward hacking).
+$(RUN)/ppo.out: $(RUN)/sft.out $(RUN)/reward.out data/ppo_prompts.tsv build/ppo
+	./build/ppo $(FLAGS) --model $(RUN)/sft.bin --reward $(RUN)/reward.bin --out $(RUN)/ppo.bin \
+	    --hack-out $(RUN)/ppo_beta0.bin --log $(LOGS)/ppo.tsv | tee $@.tmp && mv $@.tmp $@
 
 # ---- plots: gnuplot -c plots/NAME.gp LOG.tsv OUT.png for every log present ----
 LOGS ?= plots

@@ -15,10 +15,10 @@
 /* The rungs' outputs, in the order make run produces them. */
 static const char *outs[] = {
     "gpt1_pretrain.out", "gpt1_finetune.out", "gpt2_zeroshot.out", "gpt3_fewshot.out",
-    "sft.out", "reward.out",
+    "sft.out", "reward.out", "ppo.out",
 };
 static const char *checkpoints[] = {"gpt1.bin", "gpt1_classifier.bin", "gpt1_classifier.head",
-                                    "sft.bin", "reward.bin", "reward.head"};
+                                    "sft.bin", "reward.bin", "reward.head", "ppo.bin", "ppo_beta0.bin"};
 
 static int sh(const char *cmd) {
     fflush(stdout);
@@ -54,7 +54,7 @@ static void check_log_is_finite(const char *path) {
 
 static void test_make_run_fast_runs_every_rung_and_leaves_finite_logs(void **state) {
     (void)state;
-    char dir[256], cmd[2048];
+    char dir[256], cmd[8192];
     temp_path(dir, sizeof dir, "pipeline");
     /* a copy of what `make run` reads; build/ comes along so nothing recompiles */
     snprintf(cmd, sizeof cmd,

@@ -1,0 +1,286 @@
+/* test_chat.c — what rung 7 (the terminal chat) promises. The program is
+ * included whole (TESTING hides its main), so the tests can call
+ * speaker_turn and fit_window directly, and run build/chat with a scripted
+ * conversation on its standard input.
+ *
+ *   1. A turn is the chat format's context for the line, the reply, and an
+ *      end-of-text, appended to the conversation; the next turn sees it.
+ *   2. When the window is full the oldest turns are dropped, whole, and the
+ *      program says so.
+ *   3. The program answers a scripted conversation from standard input and
+ *      exits cleanly at end of file; --compare answers with both
+ *      checkpoints; a missing or mismatched checkpoint ends in one
+ *      "error: ..." line.
+ */
+#include "testutil.h"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "../src/chat.c"
+#pragma GCC diagnostic pop
+
+#include "chat_fixture.h"
+
+static Tokenizer tok;
+static char merges[256], model[256], model_other[256];
+
+static int group_setup(void **state) {
+    (void)state;
+    fx_train_tokenizer(&tok);
+    temp_path(merges, sizeof merges, "chat-tok.merges");
+    tokenizer_save_merges(&tok, merges);
+    temp_path(model, sizeof model, "chat-model.bin");
+    fx_write_model(model, tok.vocab_size, 64);
+    temp_path(model_other, sizeof model_other, "chat-model-other-vocab.bin");
+    fx_write_model(model_other, tok.vocab_size + 8, 64);
+    return tok.vocab_size == FX_VOCAB ? 0 : -1;
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    tokenizer_free(&tok);
+    remove(merges);
+    remove(model);
+    remove(model_other);
+    return 0;
+}
+
+/* ---- running the program with a scripted standard input ---- */
+
+/* Runs build/PROG (or $GPTLADDER_BIN/PROG) with argv, standard input read
+ * from the file stdin_path, and returns the exit status; *out and *err (to
+ * free) receive what it wrote to stdout and stderr. Stdout goes through a
+ * file so that a long transcript cannot fill a pipe while stderr is read. */
+static int run_with_stdin(const char *prog, const char **args, const char *stdin_path, char **out, char **err) {
+    const char *bin = getenv("GPTLADDER_BIN");
+    char path[512], out_path[256];
+    snprintf(path, sizeof path, "%s/%s", bin ? bin : "build", prog);
+    temp_path(out_path, sizeof out_path, "chat-stdout.txt");
+    int n = 0;
+    while (args[n]) n++;
+    char **argv = calloc((size_t)n + 2, sizeof(char *));
+    argv[0] = path;
+    for (int i = 0; i < n; i++) argv[i + 1] = (char *)args[i];
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        if (!freopen(stdin_path, "r", stdin)) _exit(98);
+        if (!freopen(out_path, "w", stdout)) _exit(99);
+        execv(path, argv);
+        fprintf(stderr, "cannot run %s\n", path);
+        _exit(127);
+    }
+    close(fds[1]);
+    *err = testutil_slurp(fds[0]);
+    close(fds[0]);
+    free(argv);
+    int status;
+    waitpid(pid, &status, 0);
+    size_t len;
+    *out = read_file_or_die(out_path, &len);
+    remove(out_path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int count_lines_starting(const char *text, const char *prefix) {
+    int n = 0;
+    size_t len = strlen(prefix);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncmp(p, prefix, len) == 0) n++;
+    }
+    return n;
+}
+
+/* Lines whose speaker label (the text before the first "> ") ends with
+ * `label`: the fixtures' files are named build/tmp/<pid>-NAME.bin, so the
+ * program calls them "<pid>-NAME". `rest` (may be "") must follow "> ". */
+static int count_replies(const char *text, const char *label, const char *rest) {
+    int n = 0;
+    size_t ll = strlen(label), lr = strlen(rest);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        const char *gt = strstr(p, "> ");
+        const char *eol = strchr(p, '\n');
+        if (!gt || (eol && gt > eol) || (size_t)(gt - p) < ll) continue;
+        if (strncmp(gt - ll, label, ll) == 0 && strncmp(gt + 2, rest, lr) == 0) n++;
+    }
+    return n;
+}
+
+static const char *SCRIPT = "where is the owl ?\nwhat colour is the fox ?\n\nwhat colour is it ?\n"
+                            "where is the dog ?\nwhat is 12 + 34 ?\nwhat colour is the cup ?\n";
+
+static void write_script(const char *path, const char *text) { write_bytes(path, text, strlen(text)); }
+
+/* ---- 1. a turn ---- */
+
+static void test_a_turn_is_the_prompt_in_chat_format_then_the_reply_then_end_of_text(void **state) {
+    (void)state;
+    Speaker s;
+    speaker_load(&s, model, &tok, merges);
+    Options o = defaults();
+    o.temperature = 0.0f;
+    o.max_reply = 6;
+    Rng rng;
+    rng_seed(&rng, 1);
+    FILE *sink = fopen("/dev/null", "w");
+    assert_int_equal(speaker_turn(&s, &tok, "where is the owl ?", &o, &rng, sink), 0);
+    int eot = tokenizer_special_id(&tok, TOK_EOT);
+    Chat q = chat_encode_prompt(&tok, "where is the owl ?");
+    assert_int_equal(s.nturns, 1);
+    assert_int_equal(s.turn_len[0], s.len);
+    assert_memory_equal(s.ctx, q.tokens, sizeof(int) * (size_t)q.len);
+    assert_int_equal(s.ctx[s.len - 1], eot);
+    assert_true(s.len - q.len - 1 <= o.max_reply);
+    for (int i = q.len; i < s.len - 1; i++) assert_true(s.ctx[i] != eot);  /* the reply itself */
+    /* the second turn follows the first in the context */
+    int first = s.len;
+    assert_int_equal(speaker_turn(&s, &tok, "what colour is it ?", &o, &rng, sink), 0);
+    chat_free(&q);
+    q = chat_encode_prompt(&tok, "what colour is it ?");
+    assert_int_equal(s.nturns, 2);
+    assert_memory_equal(s.ctx + first, q.tokens, sizeof(int) * (size_t)q.len);
+    assert_int_equal(s.turn_len[0] + s.turn_len[1], s.len);
+    fclose(sink);
+    chat_free(&q);
+    speaker_free(&s);
+}
+
+/* ---- 2. the window ---- */
+
+static void test_a_full_window_drops_the_oldest_turns_whole(void **state) {
+    (void)state;
+    Speaker s;
+    speaker_load(&s, model, &tok, merges);  /* maxT = 64 */
+    /* three fake turns of 20, 25 and 10 tokens, each token its turn's number */
+    int lens[3] = {20, 25, 10};
+    for (int t = 0; t < 3; t++) {
+        for (int i = 0; i < lens[t]; i++) s.ctx[s.len++] = t;
+        s.turn_len[s.nturns++] = lens[t];
+    }
+    assert_int_equal(fit_window(&s, 9), 0);    /* 55 + 9 = 64 fits */
+    assert_int_equal(fit_window(&s, 10), 1);   /* 65: the first turn goes */
+    assert_int_equal(s.len, 35);
+    assert_int_equal(s.nturns, 2);
+    assert_int_equal(s.ctx[0], 1);
+    assert_int_equal(s.ctx[34], 2);
+    assert_int_equal(fit_window(&s, 60), 2);   /* everything goes */
+    assert_int_equal(s.len, 0);
+    assert_int_equal(s.nturns, 0);
+    speaker_free(&s);
+}
+
+/* ---- 3. the program ---- */
+
+static void test_chat_answers_a_scripted_conversation_and_exits_cleanly_at_eof(void **state) {
+    (void)state;
+    char in[256];
+    temp_path(in, sizeof in, "chat-script.txt");
+    write_script(in, SCRIPT);
+    const char *args[] = {"--model", model, "--tokenizer", merges, "--max-reply", "8", "--threads", "1", NULL};
+    char *out, *err;
+    int status = run_with_stdin("chat", args, in, &out, &err);
+    if (status != 0) print_error("chat failed (%d): %s\n", status, err);
+    assert_int_equal(status, 0);
+    assert_string_equal(err, "");
+    /* six questions (the blank line is skipped), each echoed and answered */
+    assert_int_equal(count_lines_starting(out, "you> "), 6);
+    assert_non_null(strstr(out, "you> where is the owl ?\n"));
+    assert_non_null(strstr(out, "you> what colour is the cup ?\n"));
+    int replies = count_replies(out, "chat-model", "");
+    int notices = count_replies(out, "chat-model", "(the conversation outgrew");
+    assert_int_equal(replies - notices, 6);
+    /* 6 turns of ~12 prompt tokens + up to 8 + 1 cannot share 64 tokens */
+    assert_true(notices >= 1);
+    free(out);
+    free(err);
+    /* the same script, greedy, twice: the same transcript */
+    const char *greedy[] = {"--model", model, "--tokenizer", merges, "--temperature", "0", "--threads", "1", NULL};
+    char *out1, *out2;
+    assert_int_equal(run_with_stdin("chat", greedy, in, &out1, &err), 0);
+    free(err);
+    assert_int_equal(run_with_stdin("chat", greedy, in, &out2, &err), 0);
+    free(err);
+    assert_string_equal(out1, out2);
+    free(out1);
+    free(out2);
+    /* an empty standard input: a clean exit, nothing answered */
+    write_script(in, "");
+    assert_int_equal(run_with_stdin("chat", args, in, &out, &err), 0);
+    assert_int_equal(count_lines_starting(out, "you> "), 0);
+    free(out);
+    free(err);
+    remove(in);
+}
+
+static void test_chat_compare_answers_every_line_with_both_checkpoints(void **state) {
+    (void)state;
+    char in[256], second[256];
+    temp_path(in, sizeof in, "chat-compare.txt");
+    temp_path(second, sizeof second, "chat-second.bin");
+    fx_write_model(second, tok.vocab_size, 64);
+    write_script(in, "where is the owl ?\nwhat colour is the fox ?\n");
+    const char *args[] = {"--compare", model, second, "--tokenizer", merges, "--no-history", "--threads", "1", NULL};
+    char *out, *err;
+    int status = run_with_stdin("chat", args, in, &out, &err);
+    if (status != 0) print_error("chat --compare failed (%d): %s\n", status, err);
+    assert_int_equal(status, 0);
+    assert_int_equal(count_replies(out, "chat-model", ""), 2);
+    assert_int_equal(count_replies(out, "chat-second", ""), 2);
+    /* each line is answered by A, then by B */
+    const char *a = strstr(out, "you> what colour is the fox ?\n");
+    assert_non_null(a);
+    a = strstr(a, "chat-model> ");
+    assert_non_null(a);
+    assert_non_null(strstr(a, "chat-second> "));
+    free(out);
+    free(err);
+    remove(in);
+    remove(second);
+}
+
+static void expect_chat_error(const char **args, const char *phrase) {
+    char in[256];
+    temp_path(in, sizeof in, "chat-err.txt");
+    write_script(in, "where is the owl ?\n");
+    char *out, *err;
+    int status = run_with_stdin("chat", args, in, &out, &err);
+    if (status != 1 || !strstr(err, "error: ") || !strstr(err, phrase)) {
+        print_error("expected exit 1 and 'error: ...%s...', got %d and:\n%s", phrase, status, err);
+        fail();
+    }
+    free(out);
+    free(err);
+    remove(in);
+}
+
+static void test_chat_refuses_a_missing_or_mismatched_checkpoint_with_one_line(void **state) {
+    (void)state;
+    const char *missing[] = {"--model", "build/tmp/no-such-model.bin", "--tokenizer", merges, NULL};
+    expect_chat_error(missing, "cannot read the checkpoint build/tmp/no-such-model.bin");
+    const char *other_vocab[] = {"--model", model_other, "--tokenizer", merges, NULL};
+    expect_chat_error(other_vocab, "do not belong together");
+    const char *compare_one[] = {"--compare", model, "--tokenizer", merges, NULL};
+    expect_chat_error(compare_one, "--compare needs two checkpoints");
+    const char *bad_flag[] = {"--model", model, "--loud", NULL};
+    expect_chat_error(bad_flag, "--loud");
+    const char *missing_tok[] = {"--model", model, "--tokenizer", "build/tmp/no-such.merges", NULL};
+    expect_chat_error(missing_tok, "no-such.merges");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_turn_is_the_prompt_in_chat_format_then_the_reply_then_end_of_text),
+        cmocka_unit_test(test_a_full_window_drops_the_oldest_turns_whole),
+        cmocka_unit_test(test_chat_answers_a_scripted_conversation_and_exits_cleanly_at_eof),
+        cmocka_unit_test(test_chat_compare_answers_every_line_with_both_checkpoints),
+        cmocka_unit_test(test_chat_refuses_a_missing_or_mismatched_checkpoint_with_one_line),
+    };
+    return cmocka_run_group_tests_name("chat", tests, group_setup, group_teardown);
+}
