@@ -199,6 +199,8 @@ static FILE *open_log(const char *path, int keep_until_step) {
 }
 
 static void pretrain(const Options *o) {
+    require_folder_of(o->out);  /* before anything is written, the log included */
+    require_folder_of(o->log);
     Tokenizer tok;
     tokenizer_load(&tok, o->tokenizer);
     int V = tok.vocab_size;
@@ -516,6 +518,8 @@ static float finetune_run(const char *name, GPT *m, LinearHead *h, const Dataset
 }
 
 static void finetune(const Options *o) {
+    require_folder_of(o->out);
+    require_folder_of(o->log);
     Tokenizer tok;
     tokenizer_load(&tok, o->tokenizer);
     GPT m;

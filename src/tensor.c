@@ -64,8 +64,9 @@ int get_threads(void) {
 #define LN2_HI 0.693145751953125f    /* ln 2 split in two parts (Cody & Waite) so */
 #define LN2_LO 1.428606765330187e-06f /* that x - n ln2 is exact for large n */
 
-static inline float fast_expf(float x) {
-    x = x < EXP_MIN ? EXP_MIN : (x > EXP_MAX ? EXP_MAX : x);  /* (not fminf: it blocks vectorising) */
+static inline float fast_expf(float x_in) {
+    float x = x_in < EXP_MIN ? EXP_MIN : (x_in > EXP_MAX ? EXP_MAX : x_in);  /* (not fminf: it blocks vectorising) */
+    x = x_in == x_in ? x : 0.0f;       /* a NaN computes exp(0), harmlessly; it is put back at the end */
     float n = (x * LOG2E + ROUND_MAGIC) - ROUND_MAGIC;        /* n = round(x / ln 2) */
     float r = (x - n * LN2_HI) - n * LN2_LO;                  /* |r| <= ln2 / 2 */
     float p = 1.9875691500e-4f;
@@ -75,8 +76,8 @@ static inline float fast_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;                                 /* exp(r) */
-    union { int32_t i; float f; } two_n = {.i = ((int32_t)n + 127) << 23};  /* 2^n */
-    return p * two_n.f;
+    union { int32_t i; float f; } two_n = {.i = ((int32_t)n + 127) << 23};  /* 2^n, n in [-126, 127] */
+    return x_in == x_in ? p * two_n.f : x_in;                 /* NaN stays NaN */
 }
 
 /* tanh(u) = 1 - 2 / (exp(2u) + 1); absolute error < 2e-7 */

@@ -108,21 +108,6 @@ static Options parse_flags(int argc, char **argv, const char *allowed) {
     return o;
 }
 
-/* Dies unless the folder that will hold `path` exists: we write files, we do
- * not make folders. */
-static void require_folder_of(const char *path) {
-    char *dir = strdup_or_die(path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            die("cannot write %s: folder %s does not exist (mkdir -p %s)", path, dir, dir);
-        }
-    }
-    free(dir);
-}
-
 /* ---- printing tokens ---- */
 
 /* Prints "\"bytes\"" padded to SHOW_BYTES_WIDTH columns. */

@@ -97,6 +97,19 @@ size_t file_size_or_die(FILE *f, const char *path) {
     return (size_t)st.st_size;
 }
 
+void require_folder_of(const char *path) {
+    char *dir = strdup_or_die(path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            die("cannot write %s: folder %s does not exist (mkdir -p %s)", path, dir, dir);
+        }
+    }
+    free(dir);
+}
+
 char *read_file_or_die(const char *path, size_t *len) {
     FILE *f = fopen_or_die(path, "rb");
     size_t n = file_size_or_die(f, path);
@@ -195,6 +208,7 @@ void tsv_read(Tsv *t, const char *path, int min_fields) {
         TsvRow row;
         tsv_split(&row, line, lineno);
         if (row.nfields < min_fields) {
+            free(row.fields);
             die("%s:%d: expected at least %d tab-separated fields, found %d", path, lineno,
                 min_fields, row.nfields);
         }

@@ -54,6 +54,11 @@ void fwrite_or_die(const void *buf, size_t size, size_t count, FILE *f, const ch
 /* Size in bytes of an open file (via fstat); dies if it cannot be read. */
 size_t file_size_or_die(FILE *f, const char *path);
 
+/* Dies with "cannot write PATH: folder DIR does not exist (mkdir -p DIR)"
+ * unless the folder PATH would be written into exists. Programs call it for
+ * every output before they start, so a typo costs nothing already written. */
+void require_folder_of(const char *path);
+
 /* Reads a whole file into a NUL-terminated buffer (the NUL is not counted in
  * *len). The caller frees the buffer. Dies if the file cannot be read. */
 char *read_file_or_die(const char *path, size_t *len);
