@@ -632,6 +632,8 @@ static void test_every_bad_input_to_gpt1_pretrain_is_refused_in_one_line_and_wri
          "@r_statecut.bin.state has the wrong size"},
         {"--resume with a checkpoint of another vocabulary", "gpt1", PRETRAIN,
          {"--resume", "--out", "@r_vocab.bin", NULL}, "@r_vocab.bin has V=320 but the tokenizer has V=300"},
+        {"an output folder that does not exist (the log must survive)", "gpt1", PRETRAIN,
+         {"--out", "@nodir/out.bin", NULL}, "folder @nodir does not exist"},
     };
     RUN_TABLE(cases);
 }
@@ -665,6 +667,8 @@ static void test_every_bad_input_to_gpt1_finetune_is_refused_in_one_line_and_wri
          "--train-size: '-1' is not an integer in [0, 100000000]"},
         {"a negative --lambda", "gpt1", FINETUNE, {"--lambda", "-1", NULL},
          "--lambda: '-1' is not a number in [0, 100]"},
+        {"an output folder that does not exist (checked before training)", "gpt1", FINETUNE,
+         {"--out", "@nodir/out.bin", NULL}, "folder @nodir does not exist"},
     };
     RUN_TABLE(cases);
 }
