@@ -261,7 +261,11 @@ void gpt_load(GPT *m, const char *path) {
     alloc_params(m, cfg);
     fread_or_die(m->params_memory, sizeof(float), m->num_parameters, f, path, "the parameters");
     fclose(f);
-    m->step = header[GPT_HEADER_STEP] > 0 ? header[GPT_HEADER_STEP] : 0;  /* 0 in llm.c's files */
+    /* The optimiser starts afresh (step 0, zero moments) whatever the file
+     * says: fine-tuning a loaded model is a new run. Only --resume, through
+     * gpt_load_state, continues the recorded step. */
+    m->saved_step = header[GPT_HEADER_STEP] > 0 ? header[GPT_HEADER_STEP] : 0;  /* 0 in llm.c's files */
+    m->step = 0;
 }
 
 /* ---- optimizer state, for resuming ---- */
@@ -295,9 +299,9 @@ uint64_t gpt_load_state(GPT *m, const char *path, float *ema) {
     memcpy(&rng_state, &header[5], sizeof rng_state);
     memcpy(ema, &header[7], sizeof *ema);
     if (n != m->num_parameters) die("%s holds state for %zu parameters, but the checkpoint has %zu", path, n, m->num_parameters);
-    if (header[2] != m->step) {
+    if (header[2] != m->saved_step) {
         die("%s was saved at step %d but the checkpoint at step %d: they are from different runs or a "
-            "save was interrupted between them", path, header[2], m->step);
+            "save was interrupted between them", path, header[2], m->saved_step);
     }
     size_t expect = sizeof header + 2 * sizeof(float) * n;
     if (fsize != expect) die("%s has the wrong size: %zu bytes, expected %zu", path, fsize, expect);
@@ -308,6 +312,7 @@ uint64_t gpt_load_state(GPT *m, const char *path, float *ema) {
     fread_or_die(m->m_memory, sizeof(float), n, f, path, "the first moments");
     fread_or_die(m->v_memory, sizeof(float), n, f, path, "the second moments");
     fclose(f);
+    m->step = m->saved_step;  /* the moments are back, so the step count continues too */
     return rng_state;
 }
 

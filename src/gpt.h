@@ -115,7 +115,8 @@ typedef struct {
     float *grads_memory;
     float *m_memory;   /* AdamW first moment, allocated on the first update */
     float *v_memory;   /* AdamW second moment */
-    int step;          /* AdamW steps taken so far */
+    int step;          /* AdamW steps taken so far (0 after gpt_load: a new run) */
+    int saved_step;    /* the step recorded in the loaded checkpoint (for --resume) */
     /* activations for the batch shape last used (capacity Bmax x Tmax) */
     ActivationTensors acts;
     float *acts_memory;
