@@ -29,8 +29,8 @@ plot for [i = 1:words(runs)] log using 2:(col(word(runs, i), 4)) with lines lw 1
 
 set title "hidden rule's score (the true judgement, never seen by the policy)"
 set ylabel "score\\_response, in [-1.5, +1.5]"
-set yrange [*:1.6]
-set key bottom left
+set yrange [0:1.6]
+set key bottom right
 plot for [i = 1:words(runs)] log using 2:(col(word(runs, i), 19)) with lines lw 2.5 lc rgb colour(i) title word(runs, i)." sampled (EMA)", \
      for [i = 1:words(runs)] log using 2:(col(word(runs, i), 16)) with points pt 7 ps 0.8 lc rgb colour(i) title word(runs, i)." greedy, ppo prompts", \
      for [i = 1:words(runs)] log using 2:(col(word(runs, i), 17)) with points pt 6 ps 0.8 lc rgb colour(i) title word(runs, i)." greedy, held-out prompts"
