@@ -4,6 +4,7 @@
 #   make test       build and run the cmocka test suite
 #   make sanitize   the same tests under AddressSanitizer + UBSan
 #   make bench      training and sampling speed (tokens/s, GFLOP/s, peak memory)
+#   make bench-naive  the same with plain triple-loop matmuls, to see what blocking buys
 #   make data       generate the toy world (data/) and tokenize it (out/)
 #   make run        data, then train and evaluate every rung in order, then plots
 #   make plots      render every plots/*.gp whose .tsv log exists
@@ -40,7 +41,7 @@ PROGS    := $(patsubst src/%.c,build/%,$(subst _main.c,.c,$(PROG_SRC)))
 TESTS    := $(patsubst tests/%.c,build/%,$(wildcard tests/test_*.c))
 LIB      := build/libladder.a
 
-.PHONY: all deps test sanitize bench clean data run plots
+.PHONY: all deps test sanitize bench bench-naive clean data run plots
 all: $(PROGS)
 
 # ---- deps: check for gcc, make, cmocka and gnuplot; install what is missing ----
@@ -122,6 +123,15 @@ build/bench: bench/bench.c $(LIB)
 
 bench: build/bench
 	@for t in $(THREADS); do ./build/bench --threads $$t; done
+
+# The "before" of notes/10-performance.md: the same bench with the matmuls as
+# three plain loops (tensor.c, LADDER_NAIVE_GEMM), built apart from the library.
+build/bench_naive: bench/bench.c $(LIB_SRC) $(wildcard src/*.h) | build/.deps-ok
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -DLADDER_NAIVE_GEMM -Isrc -o $@ bench/bench.c $(LIB_SRC) \
+	    $(LDFLAGS) $(LDLIBS)
+
+bench-naive: build/bench_naive
+	@for t in $(THREADS); do ./build/bench_naive --threads $$t; done
 
 # ---- data: the toy world, then its tokens ----
 # toydata writes every file of data/ at once; pretrain.txt is too big to commit

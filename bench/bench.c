@@ -100,22 +100,25 @@ static void bench_sample(const BenchConfig *bc, int threads) {
 }
 
 static void usage(void) {
-    printf("usage: bench [--threads N] [--config A|B]\n"
+    printf("usage: bench [--threads N] [--config A|B] [--no-sample]\n"
            "  --threads N   OpenMP threads (default: all cores)\n"
-           "  --config X    run only config A or B (default: both)\n");
+           "  --config X    run only config A or B (default: both)\n"
+           "  --no-sample   skip the sampling lines (bench/compare.sh)\n");
 }
 
 int main(int argc, char **argv) {
     int threads = 0;
     const char *only = NULL;
+    int sample = 1;
     static const struct option longopts[] = {
         {"threads", required_argument, 0, 't'}, {"config", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"no-sample", no_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
         case 't': threads = (int)parse_long_flag("threads", optarg, 0, 1024); break;
         case 'c': only = optarg; break;
+        case 's': sample = 0; break;
         case 'h': usage(); return 0;
         default: die("unknown flag (see bench --help)");
         }
@@ -128,6 +131,6 @@ int main(int argc, char **argv) {
         if (only && strcmp(only, configs[i].name) != 0) continue;
         bench_train(&configs[i], threads);
     }
-    bench_sample(&configs[n - 1], threads);
+    if (sample) bench_sample(&configs[n - 1], threads);
     return 0;
 }

@@ -2,8 +2,11 @@
 """torch_bench.py — the same training step as bench/bench.c, in PyTorch, for a
 side-by-side speed comparison. Never part of the tests or of `make run`.
 
-Needs Debian's python3-torch (`apt-get install python3-torch`); run with the
-system Python:
+Needs Debian's python3-torch and an optimised BLAS beside it
+(`apt-get install python3-torch libopenblas0-pthread`): Debian builds torch
+against the generic BLAS interface, and with only the reference libblas3
+installed its matmuls run ~20x slower (1,000 instead of 20,000 tokens/s).
+Run it with the system Python:
 
     OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_bench.py --threads 2
 

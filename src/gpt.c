@@ -398,7 +398,7 @@ float gpt_lm_loss(GPT *m, const int *targets, const float *weights) {
 
 void gpt_lm_loss_backward(GPT *m, const int *targets, const float *weights, float scale) {
     size_t n = (size_t)m->B * m->T * m->config.Vp;
-    memset(m->dlogits, 0, sizeof(float) * n);
+    zero_floats(m->dlogits, n);
     crossentropy_backward(m->dlogits, m->acts.probs, targets, weights, scale, m->B * m->T,
                           m->config.V, m->config.Vp);
 }
@@ -410,7 +410,7 @@ void gpt_zero_grad(GPT *m) {
         m->grads_memory = malloc_or_die(sizeof(float) * m->num_parameters, "the gradients");
         point_params(&m->grads, m->grads_memory, m->param_sizes);
     }
-    memset(m->grads_memory, 0, sizeof(float) * m->num_parameters);
+    zero_floats(m->grads_memory, m->num_parameters);
 }
 
 /* The block's forward, differentiated step by step in reverse order.
@@ -451,7 +451,7 @@ void gpt_backward(GPT *m, const float *dlogits, const float *dhidden) {
         point_activations(&m->grads_acts, m->grads_acts_memory, sizes);
     }
     /* activation gradients are scratch for this pass: they start at zero */
-    memset(m->grads_acts_memory, 0, sizeof(float) * m->num_activations);
+    zero_floats(m->grads_acts_memory, m->num_activations);
     ActivationTensors *a = &m->acts, *d = &m->grads_acts;
     ParamTensors *p = &m->params, *g = &m->grads;
 

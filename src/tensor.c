@@ -187,6 +187,7 @@ void matmul_backward_naive(float *dinp, float *dweight, float *dbias, const floa
  * summed over k in the same order, so the result does not depend on the
  * thread count.
  */
+#ifndef LADDER_NAIVE_GEMM
 #if defined(__AVX512F__)
 #define TILE_M 8
 #define TILE_N 32
@@ -254,6 +255,27 @@ static void gemm(float *D, const float *A, size_t ars, size_t acs, const float *
         }
     }
 }
+#else
+/* `make bench-naive` compiles this instead of the tiled gemm above: the same
+ * products as plain loops, in the i-k-j order that lets the compiler vectorise
+ * the j loop (contiguous in D and Bm) but keeps nothing in registers: every
+ * multiply-add loads and stores D. A profile of it shows what tiling buys.
+ * Never the default. */
+static void gemm(float *D, const float *A, size_t ars, size_t acs, const float *Bm,
+                 int M, int Nc, int K, const float *bias, int accumulate) {
+    #pragma omp parallel for if ((size_t)M * Nc * K > PARALLEL_MIN_WORK)
+    for (int i = 0; i < M; i++) {
+        float *d = D + (size_t)i * Nc;
+        if (!accumulate)
+            for (int j = 0; j < Nc; j++) d[j] = bias ? bias[j] : 0.0f;
+        for (int k = 0; k < K; k++) {
+            float a = A[i * ars + k * acs];
+            const float *b = Bm + (size_t)k * Nc;
+            for (int j = 0; j < Nc; j++) d[j] += a * b[j];
+        }
+    }
+}
+#endif
 
 void transpose(float *dst, const float *src, int R, int Cn) {
     #pragma omp parallel for if ((size_t)R * Cn > PARALLEL_MIN_WORK)
@@ -502,6 +524,13 @@ void attention_forward_one(float *out, float *att, const float *q, const float *
             for (int i = 0; i < hs; i++) o[i] += w * v[i];
         }
     }
+}
+
+/* ---- zeroing a gradient buffer ---- */
+
+void zero_floats(float *x, size_t n) {
+    #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN_WORK)
+    for (size_t i = 0; i < n; i++) x[i] = 0.0f;
 }
 
 /* ---- residual connection ---- */

@@ -99,6 +99,12 @@ void attention_backward(float *dinp, float *dpreatt, float *datt, const float *d
 void attention_forward_one(float *out, float *att, const float *q, const float *kcache,
                            const float *vcache, int ld, int T, int C, int NH);
 
+/* ---- zeroing a gradient buffer ---- */
+
+/* x[0..n) = 0, each thread clearing its own contiguous part: one thread alone
+ * cannot keep the memory bus busy, and the model clears ~100 MB every step. */
+void zero_floats(float *x, size_t n);
+
 /* ---- residual connection ---- */
 
 /* out = a + b over n values */

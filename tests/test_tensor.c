@@ -1018,6 +1018,26 @@ static void test_matmul_is_the_same_with_one_or_two_threads(void **state) {
     free(inp); free(weight); free(bias); free(dout);
 }
 
+/* The model clears ~100 MB of gradients every step with zero_floats, split
+ * across threads. Every element must end at zero -- including the ragged last
+ * part -- and nothing past the end may be touched. */
+static void test_zero_floats_clears_exactly_n_elements_with_two_threads(void **state) {
+    (void)state;
+    const size_t n = 100003;  /* above the parallel threshold, not a multiple of anything */
+    test_seed(903);
+    float *x = random_floats(n + 1, 1, 2);  /* every value in [1, 2): none is zero yet */
+    float sentinel = x[n];
+    int saved = get_threads();
+    set_threads(2);
+    zero_floats(x, n);
+    set_threads(saved);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < n; i++) nonzero += x[i] != 0.0f;
+    assert_int_equal(nonzero, 0);
+    assert_true(x[n] == sentinel);
+    free(x);
+}
+
 /* ---- main ---- */
 
 int main(void) {
@@ -1062,6 +1082,7 @@ int main(void) {
         /* 9. threads */
         cmocka_unit_test(test_attention_is_the_same_with_one_or_two_threads),
         cmocka_unit_test(test_matmul_is_the_same_with_one_or_two_threads),
+        cmocka_unit_test(test_zero_floats_clears_exactly_n_elements_with_two_threads),
     };
     return cmocka_run_group_tests_name("tensor", tests, NULL, NULL);
 }
