@@ -1,5 +1,5 @@
 /* chat_fixture.h — what the tests of the instruction rungs share
- * (test_instruct.c, test_sft.c, test_reward.c): a small tokenizer that knows
+ * (test_instruct, test_sft, test_reward, test_ppo, test_chat): a small tokenizer that knows
  * the chat format's words, tiny models, and small data files in the formats
  * of data/sft_*.tsv and data/prefs_*.tsv, all made from the toy world's facts
  * so the tests need nothing from out/ (no pretraining run).
@@ -138,6 +138,30 @@ static inline void fx_write_prefs(const char *path, int first, int n) {
                 q, a, a, a, wrong);
     }
     fclose(f);
+}
+
+/* ---- the group fixture ----
+ * Every test file of the instruction rungs trains the same tokenizer once per
+ * run and, for the programs under test, saves its merges file. Including this
+ * header gives a file `tok` and `merges` and the cmocka group setup and
+ * teardown that fill and free them. */
+
+static Tokenizer tok;
+static char merges[256];
+
+static inline int fx_group_setup(void **state) {
+    (void)state;
+    fx_train_tokenizer(&tok);
+    temp_path(merges, sizeof merges, "fx-tok.merges");
+    tokenizer_save_merges(&tok, merges);
+    return tok.vocab_size == FX_VOCAB ? 0 : -1;
+}
+
+static inline int fx_group_teardown(void **state) {
+    (void)state;
+    tokenizer_free(&tok);
+    remove(merges);
+    return 0;
 }
 
 #endif

@@ -21,28 +21,23 @@
 
 #include "chat_fixture.h"
 
-static Tokenizer tok;
-static char merges[256], model[256], model_other[256];
+static char model[256], model_other[256];
 
+/* the fixture's tokenizer, and two tiny checkpoints: one that matches it, one
+ * with another vocabulary */
 static int group_setup(void **state) {
-    (void)state;
-    fx_train_tokenizer(&tok);
-    temp_path(merges, sizeof merges, "chat-tok.merges");
-    tokenizer_save_merges(&tok, merges);
+    if (fx_group_setup(state) != 0) return -1;
     temp_path(model, sizeof model, "chat-model.bin");
     fx_write_model(model, tok.vocab_size, 64);
     temp_path(model_other, sizeof model_other, "chat-model-other-vocab.bin");
     fx_write_model(model_other, tok.vocab_size + 8, 64);
-    return tok.vocab_size == FX_VOCAB ? 0 : -1;
+    return 0;
 }
 
 static int group_teardown(void **state) {
-    (void)state;
-    tokenizer_free(&tok);
-    remove(merges);
     remove(model);
     remove(model_other);
-    return 0;
+    return fx_group_teardown(state);
 }
 
 /* ---- running the program with a scripted standard input ---- */

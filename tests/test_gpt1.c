@@ -547,6 +547,9 @@ static void test_pretrain_for_a_few_steps_lowers_the_loss(void **state) {
     assert_int_equal(m.config.NH, 2);
     assert_int_equal(m.config.maxT, 128);
     gpt_free(&m);
+    char state_path[300];  /* the optimiser state saved beside it for --resume */
+    snprintf(state_path, sizeof state_path, "%s.state", out);
+    remove(state_path);
     remove(out);
     remove(logp);
 }

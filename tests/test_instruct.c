@@ -22,20 +22,6 @@
 #include "instruct.h"
 #include "chat_fixture.h"
 
-static Tokenizer tok;
-
-static int group_setup(void **state) {
-    (void)state;
-    fx_train_tokenizer(&tok);
-    return tok.vocab_size == FX_VOCAB ? 0 : -1;
-}
-
-static int group_teardown(void **state) {
-    (void)state;
-    tokenizer_free(&tok);
-    return 0;
-}
-
 static int *encode(const char *text, size_t *n) { return tokenizer_encode(&tok, text, strlen(text), n); }
 
 /* ---- 1. the chat format ---- */
@@ -344,5 +330,5 @@ int main(void) {
         cmocka_unit_test(test_normalising_equal_rewards_keeps_the_gain_at_one),
         cmocka_unit_test(test_loading_a_reward_model_refuses_a_head_with_several_outputs),
     };
-    return cmocka_run_group_tests_name("instruct", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("instruct", tests, fx_group_setup, fx_group_teardown);
 }

@@ -29,24 +29,6 @@
 
 #include "chat_fixture.h"
 
-static Tokenizer tok;
-static char merges[256];
-
-static int group_setup(void **state) {
-    (void)state;
-    fx_train_tokenizer(&tok);
-    temp_path(merges, sizeof merges, "ppo-tok.merges");
-    tokenizer_save_merges(&tok, merges);
-    return tok.vocab_size == FX_VOCAB ? 0 : -1;
-}
-
-static int group_teardown(void **state) {
-    (void)state;
-    tokenizer_free(&tok);
-    remove(merges);
-    return 0;
-}
-
 #define EPS 0.2f
 
 /* ---- 1. the clipped surrogate and the clipped value loss ---- */
@@ -631,5 +613,5 @@ int main(void) {
         cmocka_unit_test(test_ppo_fast_runs_both_runs_into_one_log_and_saves_both_policies),
         cmocka_unit_test(test_ppo_refuses_bad_input_with_one_line),
     };
-    return cmocka_run_group_tests_name("ppo", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("ppo", tests, fx_group_setup, fx_group_teardown);
 }

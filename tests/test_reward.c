@@ -25,24 +25,6 @@
 
 #include "chat_fixture.h"
 
-static Tokenizer tok;
-static char merges[256];
-
-static int group_setup(void **state) {
-    (void)state;
-    fx_train_tokenizer(&tok);
-    temp_path(merges, sizeof merges, "rm-tok.merges");
-    tokenizer_save_merges(&tok, merges);
-    return tok.vocab_size == FX_VOCAB ? 0 : -1;
-}
-
-static int group_teardown(void **state) {
-    (void)state;
-    tokenizer_free(&tok);
-    remove(merges);
-    return 0;
-}
-
 /* ---- 1. the pairwise loss ---- */
 
 static void test_pairwise_loss_is_log2_when_rewards_tie(void **state) {
@@ -454,5 +436,5 @@ int main(void) {
         cmocka_unit_test(test_reward_train_fast_writes_a_normalised_model_that_reward_score_reads),
         cmocka_unit_test(test_reward_refuses_bad_input_with_one_line),
     };
-    return cmocka_run_group_tests_name("reward", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("reward", tests, fx_group_setup, fx_group_teardown);
 }

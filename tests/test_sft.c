@@ -22,24 +22,6 @@
 
 #include "chat_fixture.h"
 
-static Tokenizer tok;
-static char merges[256];
-
-static int group_setup(void **state) {
-    (void)state;
-    fx_train_tokenizer(&tok);
-    temp_path(merges, sizeof merges, "sft-tok.merges");
-    tokenizer_save_merges(&tok, merges);
-    return tok.vocab_size == FX_VOCAB ? 0 : -1;
-}
-
-static int group_teardown(void **state) {
-    (void)state;
-    tokenizer_free(&tok);
-    remove(merges);
-    return 0;
-}
-
 /* ---- 1. answer-only masking ---- */
 
 static void test_sft_loss_ignores_prompt_targets_and_counts_answer_targets(void **state) {
@@ -246,5 +228,5 @@ int main(void) {
         cmocka_unit_test(test_a_few_sft_steps_lower_the_held_out_answer_loss_on_a_tiny_model),
         cmocka_unit_test(test_sft_refuses_bad_input_with_one_line),
     };
-    return cmocka_run_group_tests_name("sft", tests, group_setup, group_teardown);
+    return cmocka_run_group_tests_name("sft", tests, fx_group_setup, fx_group_teardown);
 }
