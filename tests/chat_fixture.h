@@ -13,25 +13,6 @@
 #include "toyworld.h"
 #include "util.h"
 
-/* ---- the test's own random numbers (splitmix64), independent of tensor.c's Rng ---- */
-
-static uint64_t fx_rng = 1;
-
-static inline void fx_seed(uint64_t seed) { fx_rng = seed; }
-
-static inline uint64_t fx_u64(void) {
-    uint64_t z = (fx_rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static inline float fx_uniform(float lo, float hi) {
-    return lo + (hi - lo) * (float)((double)(fx_u64() >> 11) / 9007199254740992.0);
-}
-
-static inline int fx_below(int n) { return (int)(fx_u64() % (uint64_t)n); }
-
 /* ---- a corpus and a tokenizer ---- */
 
 /* The toy world's questions and answers in the pretraining dialogue's form
@@ -73,7 +54,7 @@ static inline void fx_train_tokenizer(Tokenizer *tok) {
 /* As in test_gpt.c: every parameter random and of order 1 instead of GPT-2's
  * N(0, 0.02), so that a gradient check sees every term. Padded wte rows stay 0. */
 static inline void fx_randomize_params(GPT *m, uint64_t seed) {
-    fx_seed(seed);
+    test_seed(seed);
     size_t off = 0;
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
         float *w = m->params_memory + off, lo, hi;
@@ -85,7 +66,7 @@ static inline void fx_randomize_params(GPT *m, uint64_t seed) {
         default: lo = -0.2f; hi = 0.2f;
         }
         size_t n = i == P_WTE ? (size_t)m->config.V * m->config.C : m->param_sizes[i];
-        for (size_t j = 0; j < n; j++) w[j] = fx_uniform(lo, hi);
+        for (size_t j = 0; j < n; j++) w[j] = test_uniform(lo, hi);
         off += m->param_sizes[i];
     }
 }

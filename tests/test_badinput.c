@@ -342,8 +342,25 @@ static void make_outputs(void) {
     write_text("toy/classify_train.tsv", "label\ttext\n1\tprevious\n");
 }
 
+/* For every program this file runs: no LeakSanitizer report when it exits.
+ * Set once in the test process's environment, which the children inherit
+ * (ASan reads ASAN_OPTIONS as each program starts). A refusal
+ * is die() calling exit(1) from deep inside a function, and whatever that
+ * function had allocated is still held; under `make sanitize` LeakSanitizer
+ * may call some of it leaked (a pointer the optimiser no longer keeps) and
+ * print a report after the error line. That is not a leak a user can see
+ * (the process is ending), and the one-line promise is about what the user
+ * sees. Leaks on the paths that do not fail are the other tests' business. */
+static void no_leak_report_at_exit(void) {
+    const char *old = getenv("ASAN_OPTIONS");
+    char opts[1024];
+    snprintf(opts, sizeof opts, "%s%sdetect_leaks=0", old ? old : "", old && *old ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
+}
+
 static int group_setup(void **state) {
     (void)state;
+    no_leak_report_at_exit();
     temp_path(dir, sizeof dir, "badinput");
     mkdir(dir, 0755);
     size_t len;
@@ -376,63 +393,6 @@ static int group_teardown(void **state) {
 }
 
 /* ---- the programs ---- */
-
-/* In the child of a program case, before exec: no LeakSanitizer report when
- * the program exits (ASan reads ASAN_OPTIONS as the program starts). A refusal
- * is die() calling exit(1) from deep inside a function, and whatever that
- * function had allocated is still held; under `make sanitize` LeakSanitizer
- * may call some of it leaked (a pointer the optimiser no longer keeps) and
- * print a report after the error line. That is not a leak a user can see
- * (the process is ending), and the one-line promise is about what the user
- * sees. Leaks on the paths that do not fail are the other tests' business. */
-static void no_leak_report_at_exit(void) {
-    const char *old = getenv("ASAN_OPTIONS");
-    char opts[1024];
-    snprintf(opts, sizeof opts, "%s%sdetect_leaks=0", old ? old : "", old && *old ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
-}
-
-/* Runs build/PROG (or $GPTLADDER_BIN/PROG) with args (NULL-terminated),
- * capturing its stdout and stderr into malloc'd strings. Returns the exit
- * status, or 128 + the signal that killed it. */
-static int run_capture(const char *prog, const char **args, char **out, size_t *out_len, char **err) {
-    const char *bin = getenv("GPTLADDER_BIN");
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", bin ? bin : "build", prog);
-    char *argv[MAX_ARGS + 2];
-    int n = 0;
-    argv[n++] = path;
-    for (int i = 0; args[i] && n < MAX_ARGS + 1; i++) argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    char outname[600];
-    snprintf(outname, sizeof outname, "build/tmp/%d-stdout", (int)getpid());  /* not in the scratch folder */
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        if (!freopen(outname, "w", stdout)) _exit(99);
-        no_leak_report_at_exit();
-        execv(path, argv);
-        fprintf(stderr, "cannot run %s\n", path);
-        _exit(127);
-    }
-    close(fds[1]);
-    *err = testutil_slurp(fds[0]);
-    close(fds[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    size_t len;
-    char *o = read_file_or_die(outname, &len);
-    remove(outname);
-    if (out) { *out = o; *out_len = len; } else free(o);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 /* Which arguments come before a case's own (later flags win in getopt, so a
  * case overrides a default by giving the flag again). */
@@ -471,7 +431,7 @@ static void run_program_table(const ProgramCase *cases, size_t n) {
         expand(c->phrase, phrase, sizeof phrase);
         char *before = snapshot();
         char *err;
-        int status = run_capture(c->prog, argv, NULL, NULL, &err);
+        int status = run_program(c->prog, argv, &err);
         int ok = refused_well(c->what, status, err, phrase);
         ok &= nothing_changed(c->what, before);
         if (show_messages()) {
@@ -829,10 +789,10 @@ static void test_text_that_is_not_utf8_is_accepted_and_decodes_to_the_same_bytes
     char *err, *text;
     size_t len;
     const char *enc[] = {"encode", "--model", model, "--data", data, "--out", out, NULL};
-    assert_int_equal(run_capture("tokenizer", enc, NULL, NULL, &err), 0);
+    assert_int_equal(run_program("tokenizer", enc, &err), 0);
     free(err);
     const char *dec[] = {"decode", "--model", model, "--data", out, NULL};
-    assert_int_equal(run_capture("tokenizer", dec, &text, &len, &err), 0);
+    assert_int_equal(run_program_io("tokenizer", dec, NULL, &text, &len, &err), 0);
     free(err);
     assert_int_equal(len, want_len);
     assert_memory_equal(text, want, len);
@@ -840,7 +800,7 @@ static void test_text_that_is_not_utf8_is_accepted_and_decodes_to_the_same_bytes
 
     /* a tokenizer learned from it: the same round trip, in the library */
     const char *train[] = {"train", "--data", data, "--vocab", "270", "--out", prefix, NULL};
-    assert_int_equal(run_capture("tokenizer", train, NULL, NULL, &err), 0);
+    assert_int_equal(run_program("tokenizer", train, &err), 0);
     free(err);
     char merges[700];
     snprintf(merges, sizeof merges, "%s.merges", prefix);

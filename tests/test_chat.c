@@ -42,46 +42,10 @@ static int group_teardown(void **state) {
 
 /* ---- running the program with a scripted standard input ---- */
 
-/* Runs build/PROG (or $GPTLADDER_BIN/PROG) with argv, standard input read
- * from the file stdin_path, and returns the exit status; *out and *err (to
- * free) receive what it wrote to stdout and stderr. Stdout goes through a
- * file so that a long transcript cannot fill a pipe while stderr is read. */
+/* build/chat with args, standard input from the file stdin_path; *out and
+ * *err (to free) receive its stdout and stderr. */
 static int run_with_stdin(const char *prog, const char **args, const char *stdin_path, char **out, char **err) {
-    const char *bin = getenv("GPTLADDER_BIN");
-    char path[512], out_path[256];
-    snprintf(path, sizeof path, "%s/%s", bin ? bin : "build", prog);
-    temp_path(out_path, sizeof out_path, "chat-stdout.txt");
-    int n = 0;
-    while (args[n]) n++;
-    char **argv = calloc((size_t)n + 2, sizeof(char *));
-    argv[0] = path;
-    for (int i = 0; i < n; i++) argv[i + 1] = (char *)args[i];
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        if (!freopen(stdin_path, "r", stdin)) _exit(98);
-        if (!freopen(out_path, "w", stdout)) _exit(99);
-        execv(path, argv);
-        fprintf(stderr, "cannot run %s\n", path);
-        _exit(127);
-    }
-    close(fds[1]);
-    *err = testutil_slurp(fds[0]);
-    close(fds[0]);
-    free(argv);
-    int status;
-    waitpid(pid, &status, 0);
-    size_t len;
-    *out = read_file_or_die(out_path, &len);
-    remove(out_path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return run_program_io(prog, args, stdin_path, out, NULL, err);
 }
 
 static int count_lines_starting(const char *text, const char *prefix) {

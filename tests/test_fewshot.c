@@ -330,31 +330,10 @@ static void test_token_at_finds_the_token_of_each_shot_answer(void **state) {
 
 /* ---- 5. the program ---- */
 
-static void run_ok(const char **args) {
-    char *err = NULL;
-    int status = run_program("gpt3_fewshot", args, &err);
-    if (status != 0) {
-        print_error("gpt3_fewshot exited with status %d; stderr:\n%s", status, err);
-        free(err);
-        fail();
-    }
-    free(err);
-}
+static void run_ok(const char **args) { expect_program_ok("gpt3_fewshot", args); }
 
-/* Exit status 1 and exactly one stderr line, "error: ..." with both phrases. */
 static void run_refuses(const char **args, const char *phrase, const char *also) {
-    char *err = NULL;
-    int status = run_program("gpt3_fewshot", args, &err);
-    int lines = 0;
-    for (const char *p = err; *p; p++) lines += *p == '\n';
-    if (status != 1 || strncmp(err, "error: ", 7) != 0 || lines != 1 || !strstr(err, phrase) ||
-        (also && !strstr(err, also))) {
-        print_error("expected status 1 and one 'error: ...' line with '%s' and '%s'; got status %d, stderr:\n%s",
-                    phrase, also ? also : "", status, err);
-        free(err);
-        fail();
-    }
-    free(err);
+    expect_program_refuses("gpt3_fewshot", args, phrase, also);
 }
 
 static int count_lines(const char *path) {

@@ -21,26 +21,6 @@
 #include "gpt.h"
 #include "util.h"
 
-/* ---- the test's own random numbers ---- */
-
-static uint64_t test_rng = 1;
-
-static void test_seed(uint64_t seed) { test_rng = seed; }
-
-/* splitmix64 (Vigna) */
-static uint64_t test_u64(void) {
-    uint64_t z = (test_rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float test_uniform(float lo, float hi) {
-    return lo + (hi - lo) * (float)((double)(test_u64() >> 11) / 9007199254740992.0);
-}
-
-static int test_below(int n) { return (int)(test_u64() % (uint64_t)n); }
-
 static void random_tokens(int *x, size_t n, int V) {
     for (size_t i = 0; i < n; i++) x[i] = test_below(V);
 }
@@ -80,12 +60,6 @@ static void randomize_params(GPT *m, uint64_t seed) {
     }
     const GPTConfig *c = &m->config;
     memset(m->params.wte + (size_t)c->V * c->C, 0, sizeof(float) * (size_t)(c->Vp - c->V) * c->C);
-}
-
-static float *copy_floats(const float *x, size_t n) {
-    float *y = malloc_or_die(n * sizeof(float), "test copy");
-    memcpy(y, x, n * sizeof(float));
-    return y;
 }
 
 static float max_abs(const float *x, size_t n) {

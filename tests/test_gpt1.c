@@ -41,32 +41,6 @@ typedef struct {
 
 static Fixture fx;
 
-/* ---- the test's own random numbers ---- */
-
-static uint64_t test_rng = 1;
-
-static void test_seed(uint64_t seed) { test_rng = seed; }
-
-/* splitmix64 (Vigna) */
-static uint64_t test_u64(void) {
-    uint64_t z = (test_rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float test_uniform(float lo, float hi) {
-    return lo + (hi - lo) * (float)((double)(test_u64() >> 11) / 9007199254740992.0);
-}
-
-static int test_below(int n) { return (int)(test_u64() % (uint64_t)n); }
-
-static float *copy_floats(const float *x, size_t n) {
-    float *y = malloc_or_die(n * sizeof(float), "test copy");
-    memcpy(y, x, n * sizeof(float));
-    return y;
-}
-
 /* ---- a tiny model, a tiny head, a tiny batch ---- */
 
 static const char *const param_names[NUM_PARAM_TENSORS] = {
@@ -460,36 +434,10 @@ static int group_teardown(void **state) {
 
 /* ---- running the program ---- */
 
-/* Runs build/gpt1 and fails the test, showing its stderr, unless it exits 0. */
-static void run_gpt1_ok(const char **args) {
-    char *err = NULL;
-    int status = run_program("gpt1", args, &err);
-    if (status != 0) {
-        print_error("gpt1 %s exited with status %d%s; stderr:\n%s", args[0], status,
-                    status > 128 ? " (killed by a signal: a crash)" : "", err);
-        free(err);
-        fail();
-    }
-    free(err);
-}
+static void run_gpt1_ok(const char **args) { expect_program_ok("gpt1", args); }
 
-/* Runs build/gpt1 expecting it to refuse: exit status 1 (not a crash), and
- * stderr exactly one line, "error: ..." containing `phrase` (and `also`,
- * unless NULL). */
 static void run_gpt1_refuses_with(const char **args, const char *phrase, const char *also) {
-    char *err = NULL;
-    int status = run_program("gpt1", args, &err);
-    int lines = 0;
-    for (const char *p = err; *p; p++) lines += *p == '\n';
-    if (status != 1 || strncmp(err, "error: ", 7) != 0 || lines != 1 || !strstr(err, phrase) ||
-        (also && !strstr(err, also))) {
-        print_error("expected gpt1 %s to exit with status 1 and one 'error: ...' line mentioning '%s'%s%s%s;\n"
-                    "got status %d and stderr:\n%s", args[0], phrase, also ? " and '" : "",
-                    also ? also : "", also ? "'" : "", status, err);
-        free(err);
-        fail();
-    }
-    free(err);
+    expect_program_refuses("gpt1", args, phrase, also);
 }
 
 static void run_gpt1_refuses(const char **args, const char *phrase) {

@@ -28,35 +28,6 @@
 #include "head.h"
 #include "util.h"
 
-/* ---- the test's own random numbers (splitmix64, as in test_tensor.c) ---- */
-
-static uint64_t test_rng = 1;
-
-static void test_seed(uint64_t seed) { test_rng = seed; }
-
-static uint64_t test_u64(void) {
-    uint64_t z = (test_rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float test_uniform(float lo, float hi) {
-    return lo + (hi - lo) * (float)((double)(test_u64() >> 11) / 9007199254740992.0);
-}
-
-static float *random_floats(size_t n, float lo, float hi) {
-    float *x = malloc_or_die(n * sizeof(float), "test tensor");
-    for (size_t i = 0; i < n; i++) x[i] = test_uniform(lo, hi);
-    return x;
-}
-
-static float *copy_floats(const float *x, size_t n) {
-    float *y = malloc_or_die(n * sizeof(float), "test copy");
-    memcpy(y, x, n * sizeof(float));
-    return y;
-}
-
 /* A head with every parameter random and of order 1 (b too: head_build
  * leaves it at 0, where a wrong db could hide). */
 static void random_head(LinearHead *h, int K, int C, uint64_t seed) {

@@ -130,10 +130,10 @@ static void test_gae_matches_a_hand_worked_three_step_example(void **state) {
 
 static void test_gae_with_lambda_one_and_gamma_one_is_return_minus_value(void **state) {
     (void)state;
-    fx_seed(11);
+    test_seed(11);
     enum { n = 9 };
     float r[n], v[n], adv[n], ret[n], want[n];
-    for (int i = 0; i < n; i++) { r[i] = fx_uniform(-1, 1); v[i] = fx_uniform(-2, 2); }
+    for (int i = 0; i < n; i++) { r[i] = test_uniform(-1, 1); v[i] = test_uniform(-2, 2); }
     gae(adv, ret, r, v, n, 1.0f, 1.0f);
     for (int i = 0; i < n; i++) {
         float G = 0.0f;  /* the return from i on */
@@ -329,15 +329,15 @@ static void test_whitened_advantages_have_mean_zero_and_unit_std(void **state) {
     (void)state;
     Rollouts ro;
     rollouts_alloc(&ro, 3, 5, 32);
-    fx_seed(3);
+    test_seed(3);
     int lens[3] = {5, 2, 4};
     for (int b = 0; b < 3; b++) {
         ro.len[b] = lens[b];
-        ro.score[b] = fx_uniform(-2, 2);
+        ro.score[b] = test_uniform(-2, 2);
         for (int i = 0; i < 5; i++) {
-            ro.logp[b * 5 + i] = fx_uniform(-2, 0);
-            ro.ref_logp[b * 5 + i] = fx_uniform(-2, 0);
-            ro.values[b * 5 + i] = fx_uniform(-1, 1);
+            ro.logp[b * 5 + i] = test_uniform(-2, 0);
+            ro.ref_logp[b * 5 + i] = test_uniform(-2, 0);
+            ro.values[b * 5 + i] = test_uniform(-1, 1);
         }
     }
     compute_advantages(&ro, 0.3f, 1.0f, 0.95f);
@@ -365,8 +365,8 @@ static void test_ppo_loss_gradient_matches_finite_differences(void **state) {
     (void)state;
     enum { K = 6, V = 7, Vp = 8 };
     float logits[K * Vp];
-    fx_seed(17);
-    for (int i = 0; i < K * Vp; i++) logits[i] = (i % Vp) < V ? fx_uniform(-1.5f, 1.5f) : 0.0f;
+    test_seed(17);
+    for (int i = 0; i < K * Vp; i++) logits[i] = (i % Vp) < V ? test_uniform(-1.5f, 1.5f) : 0.0f;
     TokenBatch tb = {0};
     tb.K = K;
     int row[K], action[K];

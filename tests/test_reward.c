@@ -94,8 +94,8 @@ static void tiny_build(Tiny *t, uint64_t seed) {
     gpt_build(&t->rm.gpt, gpt_config(64, tok.vocab_size, 2, 2, 16), seed);
     fx_randomize_params(&t->rm.gpt, seed + 1);
     head_build(&t->rm.head, 1, 16, 0.0f, 0);
-    fx_seed(seed + 2);
-    for (int c = 0; c < 16; c++) t->rm.head.w[c] = fx_uniform(-0.5f, 0.5f);
+    test_seed(seed + 2);
+    for (int c = 0; c < 16; c++) t->rm.head.w[c] = test_uniform(-0.5f, 0.5f);
     t->rm.head.b[0] = 0.1f;
     static const char *p[2] = {"what colour is the fox ?", "where is the owl ?"};
     static const char *resp[2][4] = {
@@ -167,13 +167,13 @@ static void test_ranking_gradient_matches_finite_differences_through_head_and_tr
     check_close("ranking loss: d/d head w, b vs finite differences", head_grads, numeric, 17, GC_RTOL, GC_ATOL);
 
     /* every trunk tensor: its largest gradient and two random elements */
-    fx_seed(77);
+    test_seed(77);
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
         size_t off = fx_param_offset(m, i), n = m->param_sizes[i], worst = 0;
         if (i == P_WTE) n = (size_t)m->config.V * m->config.C;
         if (i == P_WPE) n = (size_t)t.bt.T * m->config.C;
         for (size_t j = 0; j < n; j++) if (fabsf(grads[off + j]) > fabsf(grads[off + worst])) worst = j;
-        size_t sample[3] = {worst, (size_t)fx_below((int)n), (size_t)fx_below((int)n)};
+        size_t sample[3] = {worst, (size_t)test_below((int)n), (size_t)test_below((int)n)};
         float analytic[3], num[3];
         for (int s = 0; s < 3; s++) {
             analytic[s] = grads[off + sample[s]];
@@ -301,33 +301,10 @@ static void remove_files(const Files *f) {
     remove(f->bad);
 }
 
-static void run_ok(const char **args) {
-    char *err = NULL;
-    int status = run_program("reward", args, &err);
-    if (status != 0) {
-        print_error("reward %s exited with status %d; stderr:\n%s", args[0], status, err);
-        free(err);
-        fail();
-    }
-    free(err);
-}
+static void run_ok(const char **args) { expect_program_ok("reward", args); }
 
-/* Expects exit status 1 and exactly one line on stderr, "error: ..." with
- * every phrase given (NULL-terminated). */
-static void run_refuses(const char **args, const char *phrase, const char *phrase2) {
-    char *err = NULL;
-    int status = run_program("reward", args, &err);
-    int lines = 0;
-    for (const char *p = err; *p; p++) lines += *p == '\n';
-    if (status != 1 || strncmp(err, "error: ", 7) != 0 || lines != 1 || !strstr(err, phrase) ||
-        (phrase2 && !strstr(err, phrase2))) {
-        print_error("expected reward %s to exit 1 with one 'error: ...' line mentioning '%s'%s%s;\n"
-                    "got status %d and stderr:\n%s", args[0], phrase, phrase2 ? " and " : "",
-                    phrase2 ? phrase2 : "", status, err);
-        free(err);
-        fail();
-    }
-    free(err);
+static void run_refuses(const char **args, const char *phrase, const char *also) {
+    expect_program_refuses("reward", args, phrase, also);
 }
 
 static void test_reward_train_fast_writes_a_normalised_model_that_reward_score_reads(void **state) {

@@ -25,26 +25,6 @@
 #include "tokenizer.h"
 #include "util.h"
 
-/* ---- the test's own random numbers ---- */
-
-static uint64_t test_rng = 1;
-
-static void test_seed(uint64_t seed) { test_rng = seed; }
-
-/* splitmix64 (Vigna) */
-static uint64_t test_u64(void) {
-    uint64_t z = (test_rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float test_uniform(float lo, float hi) {
-    return lo + (hi - lo) * (float)((double)(test_u64() >> 11) / 9007199254740992.0);
-}
-
-static int test_below(int n) { return (int)(test_u64() % (uint64_t)n); }
-
 /* ---- a tiny model ---- */
 
 enum { TV = 40, TMAXT = 24, TL = 2, TNH = 2, TC = 16 };

@@ -106,32 +106,10 @@ static void remove_files(const Files *f) {
     remove(f->bad);
 }
 
-static void run_ok(const char **args) {
-    char *err = NULL;
-    int status = run_program("sft", args, &err);
-    if (status != 0) {
-        print_error("sft exited with status %d; stderr:\n%s", status, err);
-        free(err);
-        fail();
-    }
-    free(err);
-}
+static void run_ok(const char **args) { expect_program_ok("sft", args); }
 
-/* Expects exit status 1 and one line on stderr, "error: ..." with both phrases. */
-static void run_refuses(const char **args, const char *phrase, const char *phrase2) {
-    char *err = NULL;
-    int status = run_program("sft", args, &err);
-    int lines = 0;
-    for (const char *p = err; *p; p++) lines += *p == '\n';
-    if (status != 1 || strncmp(err, "error: ", 7) != 0 || lines != 1 || !strstr(err, phrase) ||
-        (phrase2 && !strstr(err, phrase2))) {
-        print_error("expected sft to exit 1 with one 'error: ...' line mentioning '%s'%s%s;\n"
-                    "got status %d and stderr:\n%s", phrase, phrase2 ? " and " : "", phrase2 ? phrase2 : "",
-                    status, err);
-        free(err);
-        fail();
-    }
-    free(err);
+static void run_refuses(const char **args, const char *phrase, const char *also) {
+    expect_program_refuses("sft", args, phrase, also);
 }
 
 /* 40 steps from a random init at lr 3e-3: the answers' forms ("it is X .",

@@ -36,36 +36,6 @@
 #include "tensor.h"
 #include "util.h"
 
-/* ---- the test's own random numbers ---- */
-
-static uint64_t test_rng = 1;
-
-static void test_seed(uint64_t seed) { test_rng = seed; }
-
-/* splitmix64 (Vigna): one state word, good enough to fill test tensors */
-static uint64_t test_u64(void) {
-    uint64_t z = (test_rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float test_uniform(float lo, float hi) {
-    return lo + (hi - lo) * (float)((double)(test_u64() >> 11) / 9007199254740992.0);
-}
-
-static float *random_floats(size_t n, float lo, float hi) {
-    float *x = malloc_or_die(n * sizeof(float), "test tensor");
-    for (size_t i = 0; i < n; i++) x[i] = test_uniform(lo, hi);
-    return x;
-}
-
-static float *copy_floats(const float *x, size_t n) {
-    float *y = malloc_or_die(n * sizeof(float), "test copy");
-    memcpy(y, x, n * sizeof(float));
-    return y;
-}
-
 static double dot_double(const float *a, const float *b, size_t n) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += (double)a[i] * (double)b[i];

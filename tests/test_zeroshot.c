@@ -212,31 +212,10 @@ static void test_a_prompt_longer_than_the_context_keeps_its_end(void **state) {
 
 /* ---- 3. the program ---- */
 
-static void run_ok(const char **args) {
-    char *err = NULL;
-    int status = run_program("gpt2_zeroshot", args, &err);
-    if (status != 0) {
-        print_error("gpt2_zeroshot exited with status %d; stderr:\n%s", status, err);
-        free(err);
-        fail();
-    }
-    free(err);
-}
+static void run_ok(const char **args) { expect_program_ok("gpt2_zeroshot", args); }
 
-/* Exit status 1 and exactly one stderr line, "error: ..." with both phrases. */
 static void run_refuses(const char **args, const char *phrase, const char *also) {
-    char *err = NULL;
-    int status = run_program("gpt2_zeroshot", args, &err);
-    int lines = 0;
-    for (const char *p = err; *p; p++) lines += *p == '\n';
-    if (status != 1 || strncmp(err, "error: ", 7) != 0 || lines != 1 || !strstr(err, phrase) ||
-        (also && !strstr(err, also))) {
-        print_error("expected status 1 and one 'error: ...' line with '%s' and '%s'; got status %d, stderr:\n%s",
-                    phrase, also ? also : "", status, err);
-        free(err);
-        fail();
-    }
-    free(err);
+    expect_program_refuses("gpt2_zeroshot", args, phrase, also);
 }
 
 static void test_zeroshot_runs_end_to_end_with_fast_on_a_tiny_model(void **state) {
