@@ -4,7 +4,7 @@
 #   make test       build and run the cmocka test suite
 #   make sanitize   the same tests under AddressSanitizer + UBSan
 #   make bench      training and sampling speed (tokens/s, GFLOP/s, peak memory)
-#   make bench-naive  the same with plain triple-loop matmuls, to see what blocking buys
+#   make bench-naive  the same on the reference triple-loop matmuls, to see what blocking buys
 #   make data       generate the toy world (data/) and tokenize it (out/)
 #   make run        data, then train and evaluate every rung in order, then plots
 #   make plots      render every plots/*.gp whose .tsv log exists
@@ -124,8 +124,9 @@ build/bench: bench/bench.c $(LIB)
 bench: build/bench
 	@for t in $(THREADS); do ./build/bench --threads $$t; done
 
-# The "before" of notes/10-performance.md: the same bench with the matmuls as
-# three plain loops (tensor.c, LADDER_NAIVE_GEMM), built apart from the library.
+# The "before" of notes/10-performance.md: the same bench with training's
+# matmuls on the reference loops (tensor.c, LADDER_NAIVE_GEMM), built apart
+# from the library.
 build/bench_naive: bench/bench.c $(LIB_SRC) $(wildcard src/*.h) | build/.deps-ok
 	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -DLADDER_NAIVE_GEMM -Isrc -o $@ bench/bench.c $(LIB_SRC) \
 	    $(LDFLAGS) $(LDLIBS)

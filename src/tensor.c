@@ -187,7 +187,6 @@ void matmul_backward_naive(float *dinp, float *dweight, float *dbias, const floa
  * summed over k in the same order, so the result does not depend on the
  * thread count.
  */
-#ifndef LADDER_NAIVE_GEMM
 #if defined(__AVX512F__)
 #define TILE_M 8
 #define TILE_N 32
@@ -255,27 +254,6 @@ static void gemm(float *D, const float *A, size_t ars, size_t acs, const float *
         }
     }
 }
-#else
-/* `make bench-naive` compiles this instead of the tiled gemm above: the same
- * products as plain loops, in the i-k-j order that lets the compiler vectorise
- * the j loop (contiguous in D and Bm) but keeps nothing in registers: every
- * multiply-add loads and stores D. A profile of it shows what tiling buys.
- * Never the default. */
-static void gemm(float *D, const float *A, size_t ars, size_t acs, const float *Bm,
-                 int M, int Nc, int K, const float *bias, int accumulate) {
-    #pragma omp parallel for if ((size_t)M * Nc * K > PARALLEL_MIN_WORK)
-    for (int i = 0; i < M; i++) {
-        float *d = D + (size_t)i * Nc;
-        if (!accumulate)
-            for (int j = 0; j < Nc; j++) d[j] = bias ? bias[j] : 0.0f;
-        for (int k = 0; k < K; k++) {
-            float a = A[i * ars + k * acs];
-            const float *b = Bm + (size_t)k * Nc;
-            for (int j = 0; j < Nc; j++) d[j] += a * b[j];
-        }
-    }
-}
-#endif
 
 void transpose(float *dst, const float *src, int R, int Cn) {
     #pragma omp parallel for if ((size_t)R * Cn > PARALLEL_MIN_WORK)
@@ -288,6 +266,21 @@ void matmul_forward_wt(float *out, const float *inp, const float *weight_t, cons
     gemm(out, inp, (size_t)C, 1, weight_t, N, OC, C, bias, 0);
 }
 
+#ifdef LADDER_NAIVE_GEMM
+/* `make bench-naive` builds the library with this: training runs on the
+ * reference loops above instead of the blocked kernel, so that a profile shows
+ * what the blocking buys. Never the default. (Sampling's matmul_forward_wt
+ * keeps the kernel.) */
+void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
+                    int N, int C, int OC) {
+    matmul_forward_naive(out, inp, weight, bias, N, C, OC);
+}
+
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, int N, int C, int OC) {
+    matmul_backward_naive(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+}
+#else
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC) {
     /* weight is (OC,C); the kernel wants its rows along OC, so transpose once.
@@ -316,6 +309,7 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
         }
     }
 }
+#endif
 
 /* ---- layer normalisation ---- */
 
