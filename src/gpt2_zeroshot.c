@@ -437,6 +437,7 @@ static void load_model(GPT *m, Tokenizer *tok, const char *model_path, const cha
 }
 
 static void zeroshot(const Options *o) {
+    require_folder_of(o->log);  /* written at the end: a typo must not cost the run */
     Tokenizer tok;
     GPT m;
     load_model(&m, &tok, o->model, o->tokenizer);

@@ -441,13 +441,13 @@ static LossStats ppo_minibatch(GPT *policy, LinearHead *vhead, TokenBatch *tb, c
     size_t BT = (size_t)tb->M * tb->T;
     gpt_forward(policy, tb->inputs, tb->M, tb->T);
     head_forward(vhead, tb->value, policy->acts.lnf, tb->row, tb->K);
-    memset(policy->dlogits, 0, sizeof(float) * BT * c->Vp);
+    zero_floats(policy->dlogits, BT * c->Vp);
     LossStats st = ppo_loss(tb, policy->acts.logits, c->V, c->Vp, o->temperature, o->clip_eps, o->vf_clip,
                             o->vf_coef, policy->dlogits);
     gpt_zero_grad(policy);
     head_zero_grad(vhead);
     /* value[k] = w . lnf[row[k]] + b:  dw += dvalue lnf,  dlnf[row[k]] += dvalue w */
-    memset(policy->dhidden, 0, sizeof(float) * BT * c->C);
+    zero_floats(policy->dhidden, BT * c->C);
     head_backward(vhead, policy->dhidden, tb->dvalue, policy->acts.lnf, tb->row, tb->K);
     /* the policy's gradient arrives through the logits, the value's through the hidden states */
     if (train_policy) {
@@ -799,11 +799,7 @@ static void ppo_run(World *w, const Options *o, const char *name, float beta, co
         int steps = 0;
         for (int epoch = 0; epoch < o->epochs && !last; epoch++) {
             for (int b = 0; b < ro.n; b++) perm[b] = b;
-            for (int b = ro.n - 1; b > 0; b--) {
-                int j = rng_below(&rng, b + 1), t = perm[b];
-                perm[b] = perm[j];
-                perm[j] = t;
-            }
+            rng_shuffle(&rng, perm, ro.n);
             for (int i0 = 0; i0 + M <= ro.n; i0 += M) {
                 layout_batch(&tb, &ro, perm + i0, M, w->eot);
                 LossStats l = ppo_minibatch(&policy, &vhead, &tb, o, &adam, iter >= o->value_warmup);
@@ -1029,6 +1025,9 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  /* progress lines appear as they happen, even in a pipe */
     Options o = defaults();
     parse_flags(&o, argc, argv);
+    require_folder_of(o.out);  /* before anything is written, the log included */
+    require_folder_of(o.log);
+    if (o.hack_run && o.beta != 0.0f) require_folder_of(o.hack_out);  /* the condition of the run below */
     set_threads(o.threads);
     World w;
     load_world(&w, &o);

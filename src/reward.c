@@ -311,10 +311,6 @@ static RankStats evaluate(RewardModel *rm, const RankingSet *set, ChatBatch *bt,
 
 static float accuracy(const RankStats *s) { return s->pairs ? (float)(s->right / s->pairs) : NAN; }
 
-static void check_finite(const char *what, float x, int step) {
-    if (!isfinite(x)) die("step %d: %s is %g; stopping (no checkpoint written)", step, what, (double)x);
-}
-
 /* ---- normalising: the SFT model's own answers get mean 0, std 1 ---- */
 
 /* Samples `samples` answers (temperature; 0 = one greedy answer) from the
@@ -393,6 +389,8 @@ static void print_pair_table(const double *right, const double *count, int Kmax)
 }
 
 static void train(const Options *o) {
+    require_folder_of(o->out);  /* before anything is written, the log included */
+    require_folder_of(o->log);
     Tokenizer tok;
     tokenizer_load(&tok, o->tokenizer);
     RewardModel rm;
@@ -433,31 +431,27 @@ static void train(const Options *o) {
     int step = 0;
     for (int epoch = 1; epoch <= o->epochs; epoch++) {
         /* each epoch sees every element once, in a new order */
-        for (int i = fit->n - 1; i > 0; i--) {
-            int j = rng_below(&rng, i + 1), t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
+        rng_shuffle(&rng, order, fit->n);
         for (int i0 = 0; i0 < fit->n; i0 += B) {
             step++;
             double t0 = now_seconds();
             int nb = fit->n - i0 < B ? fit->n - i0 : B;
             for (int b = 0; b < nb; b++) rk[b] = &fit->r[order[i0 + b]];
             RankStats st = ranking_step(&rm, rk, nb, &bt, eot, 1, NULL, 0, NULL);
-            check_finite("the ranking loss", st.loss, step);
+            die_if_not_finite("the ranking loss", st.loss, step);
             float norm = head_clip_together(&rm.head, rm.gpt.grads_memory, rm.gpt.num_parameters, o->clip);
-            check_finite("the gradient norm", norm, step);
+            die_if_not_finite("the gradient norm", norm, step);
             float lr = lr_cosine(step - 1, steps, o->warmup, o->lr, o->lr * o->min_lr_frac);
             gpt_update(&rm.gpt, lr, &adam);
             head_update(&rm.head, lr, &adam);
-            double dt = now_seconds() - t0;
+            double seq_per_s = bt.B / (now_seconds() - t0);  /* before evaluate() reuses bt */
             ema = step == 1 ? st.loss : 0.9f * ema + 0.1f * st.loss;
             int evaluated = step % o->eval_every == 0 || step == steps;
             if (evaluated) te = evaluate(&rm, &testset, &bt, eot, EVAL_PROMPTS, NULL, NULL);
             double elapsed = now_seconds() - t_start, left = elapsed / step * (steps - step);
             printf("step %4d/%d (epoch %d) | loss %.4f (ema %.4f) | pair acc %.2f | lr %.2e | norm %.2f | "
                    "%5.0f seq/s | %.0f s left\n",
-                   step, steps, epoch, st.loss, ema, accuracy(&st), lr, norm, bt.B / dt, left);
+                   step, steps, epoch, st.loss, ema, accuracy(&st), lr, norm, seq_per_s, left);
             if (evaluated) printf("  held-out: loss %.4f, pair accuracy %.3f, top-1 %.3f\n", te.loss, accuracy(&te), (float)te.top1 / te.n);
             fprintf(log, "%d\t%d\t%.5f\t%.5f\t%.4f\t", step, epoch, st.loss, ema, accuracy(&st));
             if (evaluated) fprintf(log, "%.5f\t%.4f\t%.4f", te.loss, accuracy(&te), (float)te.top1 / te.n);

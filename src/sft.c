@@ -218,14 +218,11 @@ static void print_eval(const char *name, const Eval *e) {
     printf("\n");
 }
 
-/* Stops the run if a number went bad, naming the step (nothing is saved). */
-static void check_finite(const char *what, float x, int step) {
-    if (!isfinite(x)) die("step %d: %s is %g; stopping (no checkpoint written)", step, what, (double)x);
-}
-
 /* ---- the run ---- */
 
 static void sft(const Options *o) {
+    require_folder_of(o->out);  /* before anything is written, the log included */
+    require_folder_of(o->log);
     Tokenizer tok;
     tokenizer_load(&tok, o->tokenizer);
     GPT m;
@@ -269,34 +266,30 @@ static void sft(const Options *o) {
         double t0 = now_seconds();
         for (int b = 0; b < B; b++) {
             if (next == train.n) {
-                for (int i = train.n - 1; i > 0; i--) {
-                    int j = rng_below(&rng, i + 1), t = order[i];
-                    order[i] = order[j];
-                    order[j] = t;
-                }
+                rng_shuffle(&rng, order, train.n);
                 next = 0;
             }
             ptrs[b] = &train.chats[order[next++]];
         }
         chat_batch_fill(&bt, ptrs, B, eot);
         float loss = sft_step(&m, &bt);
-        check_finite("the SFT loss", loss, step);
+        die_if_not_finite("the SFT loss", loss, step);
         float norm = gpt_clip_grad(&m, o->clip);
-        check_finite("the gradient norm", norm, step);
+        die_if_not_finite("the gradient norm", norm, step);
         float lr = lr_cosine(step - 1, o->steps, o->warmup, o->lr, o->lr * o->min_lr_frac);
         gpt_update(&m, lr, &adam);
-        double dt = now_seconds() - t0;
+        double tok_per_s = bt.B * bt.T / (now_seconds() - t0);  /* before evaluate() reuses bt */
         ema = step == 1 ? loss : 0.9f * ema + 0.1f * loss;
 
         int evaluated = step % o->eval_every == 0 || step == o->steps;
         if (evaluated) {
             tr = evaluate(&m, &tok, &train, &bt, o->max_answer, NULL, NULL);
             te = evaluate(&m, &tok, &test, &bt, o->max_answer, NULL, NULL);
-            check_finite("the held-out loss", te.loss, step);
+            die_if_not_finite("the held-out loss", te.loss, step);
         }
         double elapsed = now_seconds() - t_start, left = elapsed / step * (o->steps - step);
         printf("step %4d/%d | loss %.4f (ema %.4f) | lr %.2e | norm %.2f | %6.0f tok/s | %.0f s left\n",
-               step, o->steps, loss, ema, lr, norm, bt.B * bt.T / dt, left);
+               step, o->steps, loss, ema, lr, norm, tok_per_s, left);
         if (evaluated) {
             printf("  held-out: answer loss %.4f, score %+.3f | demonstrated: score %+.3f\n",
                    te.loss, te.score, tr.score);

@@ -716,6 +716,14 @@ int rng_below(Rng *r, int n) {
     return (int)(((uint64_t)rng_u32(r) * (uint64_t)n) >> 32);
 }
 
+void rng_shuffle(Rng *r, int *a, int n) {
+    for (int i = n - 1; i > 0; i--) {
+        int j = rng_below(r, i + 1), t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
 int sample_logits(Rng *r, const float *logits, int V, float temperature, int top_k) {
     int best = 0;
     for (int v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;

@@ -177,6 +177,8 @@ uint32_t rng_u32(Rng *r);
 float rng_uniform(Rng *r);              /* in [0, 1) */
 float rng_normal(Rng *r);               /* standard normal (Box-Muller) */
 int rng_below(Rng *r, int n);           /* uniform integer in [0, n) */
+/* a[0..n) in a uniformly random order (Fisher-Yates, from the end) */
+void rng_shuffle(Rng *r, int *a, int n);
 
 /* Samples an index in [0, V) from softmax(logits / temperature), keeping only
  * the top_k largest logits when 0 < top_k < V (ties kept by lower index).

@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,10 @@ static AtomicFile *open_atomic[MAX_OPEN_ATOMIC];
 static jmp_buf *die_target;
 
 void die_jump_to(jmp_buf *target) { die_target = target; }
+
+void die_if_not_finite(const char *what, float x, int step) {
+    if (!isfinite(x)) die("step %d: %s is %g; stopping (no checkpoint written)", step, what, (double)x);
+}
 
 void die(const char *fmt, ...) {
     if (die_target) longjmp(*die_target, 1);

@@ -30,6 +30,11 @@ void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 #include <setjmp.h>
 void die_jump_to(jmp_buf *target);
 
+/* Training that saves only at its end stops here when a number went bad
+ * (NaN or infinite): "error: step N: WHAT is nan; stopping (no checkpoint
+ * written)". */
+void die_if_not_finite(const char *what, float x, int step);
+
 /* ---- checked allocation ---- */
 
 /* malloc/calloc that never return NULL: on failure they die naming `what`

@@ -556,14 +556,7 @@ static void test_ppo_fast_runs_both_runs_into_one_log_and_saves_both_policies(vo
 }
 
 static void expect_error(const char *const *args, const char *phrase) {
-    char *err = NULL;
-    int status = run_program("ppo", (const char **)args, &err);
-    if (status != 1 || !strstr(err, "error: ") || !strstr(err, phrase)) {
-        print_error("expected exit 1 and 'error: ...%s...', got %d and:\n%s", phrase, status, err);
-        free(err);
-        fail();
-    }
-    free(err);
+    expect_program_refuses("ppo", (const char **)args, phrase, NULL);
 }
 
 static void test_ppo_refuses_bad_input_with_one_line(void **state) {
@@ -590,6 +583,14 @@ static void test_ppo_refuses_bad_input_with_one_line(void **state) {
     fx_write_model(f.reward, tok.vocab_size + 4, 64);
     write_prompts(f.prompts);
     expect_error(bad_set, "do not belong together");
+    /* either policy's path into a folder that does not exist: refused before
+     * the first rollout, so not even the log is written */
+    remove(f.log);
+    const char *nodir[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
+                           "--prompts", f.prompts, "--log", f.log, "--out", f.out,
+                           "--hack-out", "build/tmp/no-such-folder/ppo_beta0.bin", NULL};
+    expect_error(nodir, "folder build/tmp/no-such-folder does not exist");
+    assert_false(file_exists(f.log));
     assert_false(file_exists(f.out));
     remove_files(&f);
 }

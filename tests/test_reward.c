@@ -379,6 +379,14 @@ static void test_reward_refuses_bad_input_with_one_line(void **state) {
     remove(f.bad);
     run_refuses(base, f.bad, "cannot open");
 
+    /* an output into a folder that does not exist: refused before training,
+     * so not even the log is written */
+    remove(f.log);
+    const char *nodir[] = {"train", "--fast", "--model", f.model, "--tokenizer", merges, "--train", f.train,
+                           "--test", f.test, "--out", "build/tmp/no-such-folder/rm.bin", "--log", f.log, NULL};
+    run_refuses(nodir, "folder build/tmp/no-such-folder does not exist", NULL);
+    assert_false(file_exists(f.log));
+
     /* a checkpoint whose vocabulary is not the tokenizer's */
     fx_write_model(f.model, tok.vocab_size + 5, 128);
     const char *vocab[] = {"train", "--model", f.model, "--tokenizer", merges, "--train", f.train,

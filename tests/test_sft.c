@@ -196,6 +196,15 @@ static void test_sft_refuses_bad_input_with_one_line(void **state) {
     const char *extra[] = {"train", NULL};
     run_refuses(extra, "unexpected argument 'train'", NULL);
 
+    /* a checkpoint path into a folder that does not exist: refused before
+     * training, so not even the log is written */
+    fx_write_model(f.model, tok.vocab_size, 128);
+    remove(f.log);
+    const char *nodir[] = {"--fast", "--model", f.model, "--tokenizer", merges, "--train", f.train, "--test", f.test,
+                           "--out", "build/tmp/no-such-folder/sft.bin", "--log", f.log, NULL};
+    run_refuses(nodir, "folder build/tmp/no-such-folder does not exist", NULL);
+    assert_false(file_exists(f.log));
+
     assert_false(file_exists(f.out));
     remove_files(&f);
 }

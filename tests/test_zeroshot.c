@@ -254,6 +254,11 @@ static void test_zeroshot_refuses_a_missing_file_or_an_unknown_flag(void **state
     run_refuses(flag, "unknown flag --bogus", NULL);
     const char *value[] = {"--show", "many", NULL};
     run_refuses(value, "--show", "not an integer");
+    /* the log is written at the end: a folder that does not exist is
+     * refused before any scoring */
+    const char *nodir[] = {"--model", fx.model, "--tokenizer", fx.merges, "--log", "build/tmp/no-such-folder/zs.tsv",
+                           NULL};
+    run_refuses(nodir, "folder build/tmp/no-such-folder does not exist", NULL);
 }
 
 static void test_zeroshot_refuses_a_malformed_line_naming_file_and_line(void **state) {
