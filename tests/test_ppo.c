@@ -563,11 +563,15 @@ static void test_ppo_refuses_bad_input_with_one_line(void **state) {
     (void)state;
     Files f;
     write_files(&f);
-    const char *missing_rm[] = {"--fast", "--model", f.model, "--reward", "build/tmp/no-such-rm.bin", "--tokenizer",
-                                merges, "--prompts", f.prompts, "--log", f.log, "--out", f.out, NULL};
+    /* every output goes into build/tmp: a clean clone has no out/ folder, and
+     * ppo refuses a missing output folder before it reads any input */
+    const char *missing_rm[] = {"--fast", "--model", f.model, "--reward", "build/tmp/no-such-rm.bin",
+                                "--tokenizer", merges, "--prompts", f.prompts, "--log", f.log,
+                                "--out", f.out, "--hack-out", f.hack, NULL};
     expect_error(missing_rm, "no-such-rm.bin");
     const char *missing_model[] = {"--fast", "--model", "build/tmp/no-such-sft.bin", "--reward", f.reward,
-                                   "--tokenizer", merges, "--prompts", f.prompts, "--log", f.log, NULL};
+                                   "--tokenizer", merges, "--prompts", f.prompts, "--log", f.log, "--out", f.out,
+                                   "--hack-out", f.hack, NULL};
     expect_error(missing_model, "no-such-sft.bin");
     const char *bad_flag[] = {"--fast", "--no-such-flag", NULL};
     expect_error(bad_flag, "--no-such-flag");
@@ -577,7 +581,7 @@ static void test_ppo_refuses_bad_input_with_one_line(void **state) {
     fprintf(p, "set\tprompt\nppo\twhere is the owl ?\ntrain\twhat colour is the fox ?\n");
     fclose(p);
     const char *bad_set[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
-                             "--prompts", f.prompts, "--log", f.log, "--out", f.out, NULL};
+                             "--prompts", f.prompts, "--log", f.log, "--out", f.out, "--hack-out", f.hack, NULL};
     expect_error(bad_set, ":3: set 'train'");
     /* a reward model of another vocabulary */
     fx_write_model(f.reward, tok.vocab_size + 4, 64);
