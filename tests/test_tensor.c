@@ -1008,6 +1008,30 @@ static void test_zero_floats_clears_exactly_n_elements_with_two_threads(void **s
     free(x);
 }
 
+/* transpose copies in 16x16 tiles; shapes that are not multiples of the
+ * tile (and one above the parallel threshold, on two threads) must still
+ * move every element to its mirrored place and write nothing past the end. */
+static void test_transpose_mirrors_every_element_of_awkward_shapes(void **state) {
+    (void)state;
+    static const int shapes[][2] = {{1, 1}, {1, 37}, {37, 1}, {16, 16}, {17, 33}, {384, 128}, {700, 300}};
+    int saved = get_threads();
+    set_threads(2);
+    test_seed(905);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int R = shapes[k][0], Cn = shapes[k][1];
+        size_t n = (size_t)R * Cn;
+        float *src = random_floats(n, -1, 1), *dst = random_floats(n + 1, 2, 3);
+        float sentinel = dst[n];
+        transpose(dst, src, R, Cn);
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < Cn; c++) assert_true(dst[(size_t)c * R + r] == src[(size_t)r * Cn + c]);
+        assert_true(dst[n] == sentinel);
+        free(src);
+        free(dst);
+    }
+    set_threads(saved);
+}
+
 /* ---- main ---- */
 
 int main(void) {
@@ -1025,6 +1049,7 @@ int main(void) {
         /* 2. fast matmul vs naive */
         cmocka_unit_test(test_matmul_fast_kernel_matches_naive_loops_on_awkward_sizes),
         cmocka_unit_test(test_matmul_backward_skips_gradients_passed_as_null),
+        cmocka_unit_test(test_transpose_mirrors_every_element_of_awkward_shapes),
         /* 3. cross-entropy */
         cmocka_unit_test(test_crossentropy_matches_a_hand_computed_softmax_and_ignores_padding),
         cmocka_unit_test(test_crossentropy_zero_weight_positions_do_not_change_the_mean),
