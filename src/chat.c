@@ -22,11 +22,10 @@
  * checkpoints, one after the other, so the effect of a rung is visible
  * (SFT against PPO; PPO against the beta = 0 policy that hacked its reward).
  *
- * Each new token is one gpt_forward over the window and one sample_logits
- * (temperature, top-k) — the reference sampler of gpt.h, written out here so
- * that every token can be printed the moment it is drawn. At 128 tokens of
- * context that costs milliseconds per token; gpt_sample's key/value cache
- * would be faster but cannot stream.
+ * The reply is sampled by gpt_sampler_run (temperature, top-k), through the
+ * key/value cache: the conversation goes through the model once, then each
+ * new token through one row of each block. Its token callback prints every
+ * token the moment it is drawn.
  *
  * Left out: a system prompt, ChatGPT's moderation, any memory beyond the
  * window. The model's knowledge is the toy world's (data/README.md): ask
@@ -74,6 +73,7 @@ typedef struct {
     const char *path;
     char label[32];   /* "ppo" for out/ppo.bin: what the transcript calls it */
     GPT m;
+    GPTSampler sampler;  /* the key/value cache and weight copies, made once */
     int *ctx;         /* (maxT) the conversation so far: whole turns, oldest first */
     int len;
     int *turn_len;    /* (maxT) the length of each turn kept in ctx */
@@ -99,11 +99,13 @@ static void speaker_load(Speaker *s, const char *path, const Tokenizer *tok, con
     s->label[n] = '\0';
     s->ctx = malloc_or_die(sizeof(int) * (size_t)s->m.config.maxT, "the conversation");
     s->turn_len = malloc_or_die(sizeof(int) * (size_t)s->m.config.maxT, "the turn lengths");
+    gpt_sampler_init(&s->sampler, &s->m);
 }
 
 static void speaker_free(Speaker *s) {
     free(s->ctx);
     free(s->turn_len);
+    gpt_sampler_free(&s->sampler);
     gpt_free(&s->m);
 }
 
@@ -144,6 +146,25 @@ static void print_token(FILE *out, const unsigned char *bytes, int n) {
     }
 }
 
+/* The reply as it streams: gpt_sampler_run calls show_token with each token
+ * the moment it is drawn. */
+typedef struct {
+    const Tokenizer *tok;
+    FILE *out;
+    int eot, shown;
+} Stream;
+
+static int show_token(void *ctx, int token) {
+    Stream *st = ctx;
+    if (token == st->eot) return 0;  /* the end of the reply (sampling stops there): not printed */
+    int nb;
+    const unsigned char *bytes = tokenizer_token_bytes(st->tok, token, &nb);
+    if (st->shown++ == 0 && nb > 0 && bytes[0] == ' ') { bytes++; nb--; }  /* " it": the label has the space */
+    print_token(st->out, bytes, nb);
+    fflush(st->out);
+    return 0;
+}
+
 /* The speaker's answer to `line`: formats it in the chat format after the
  * conversation so far, samples the reply token by token (printing each one
  * to `out` as it comes), and keeps the whole turn — closed with end-of-text
@@ -171,23 +192,14 @@ static int speaker_turn(Speaker *s, Tokenizer *tok, const char *line, const Opti
     s->len += q.len;
     fprintf(out, "%s> ", s->label);
     fflush(out);
-    int produced = 0;
-    while (produced < o->max_reply) {
-        /* one forward over the whole window; the logits at the last position
-         * are the distribution of the next token */
-        gpt_forward(&s->m, s->ctx, 1, s->len);
-        const float *logits = s->m.acts.logits + (size_t)(s->len - 1) * c->Vp;
-        int next = sample_logits(rng, logits, c->V, o->temperature, o->top_k);
-        if (next == eot) break;
-        s->ctx[s->len++] = next;
-        produced++;
-        int nb;
-        const unsigned char *bytes = tokenizer_token_bytes(tok, next, &nb);
-        if (produced == 1 && nb > 0 && bytes[0] == ' ') { bytes++; nb--; }  /* " it": the label has the space */
-        print_token(out, bytes, nb);
-        fflush(out);
-    }
-    if (produced == o->max_reply) fprintf(out, " [cut: no end-of-text after %d tokens]", o->max_reply);
+    /* the reply goes straight after the prompt in ctx; the window has room
+     * for it and its end-of-text (fit_window above) */
+    Stream st = {tok, out, eot, 0};
+    int n = gpt_sampler_run(&s->sampler, s->ctx, s->len, s->ctx + s->len, o->max_reply, eot, o->temperature,
+                            o->top_k, rng, show_token, &st);
+    int ended = n > 0 && s->ctx[s->len + n - 1] == eot;
+    s->len += ended ? n - 1 : n;
+    if (!ended) fprintf(out, " [cut: no end-of-text after %d tokens]", o->max_reply);
     fputc('\n', out);
     s->ctx[s->len++] = eot;  /* the turn is closed even if the model did not close it */
     s->turn_len[s->nturns++] = s->len - start;

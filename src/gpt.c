@@ -521,107 +521,132 @@ int gpt_sample_uncached(GPT *m, const int *tokens, int n, int *out, int max_new,
     return produced;
 }
 
-/* The key/value cache: every block's keys and values for the positions seen
- * so far. A new token then needs only its own row through each block: its
- * query attends to the cached keys (attention_forward_one). */
-typedef struct {
-    float *kv;     /* (L, maxT, 3C): the qkv rows; k and v are columns C..3C */
-    float *x, *ln, *qkv, *atty, *proj, *fch, *att, *mean, *rstd;  /* one row each */
-    /* every weight matrix transposed once, so that one row at a time runs
-     * through the same vectorised kernel (and gives the same bits) as a batch */
-    float *wt, *qkvwt, *attprojwt, *fcwt, *fcprojwt, *wtet;
-} KVCache;
+/* The sampler's key/value cache: every block's keys and values for the
+ * positions seen so far. A new token then needs only its own row through each
+ * block: its query attends to the cached keys (attention_forward_one). Every
+ * weight matrix is transposed once, so that one row at a time runs through
+ * the same vectorised kernel (and gives the same bits) as a batch. */
+static void transpose_weights(GPTSampler *s) {
+    const GPTConfig *c = &s->m->config;
+    const ParamTensors *p = &s->m->params;
+    size_t C = c->C;
+    for (size_t l = 0; l < (size_t)c->L; l++) {
+        transpose(s->qkvwt + l * 3 * C * C, p->qkvw + l * 3 * C * C, 3 * (int)C, (int)C);
+        transpose(s->attprojwt + l * C * C, p->attprojw + l * C * C, (int)C, (int)C);
+        transpose(s->fcwt + l * 4 * C * C, p->fcw + l * 4 * C * C, 4 * (int)C, (int)C);
+        transpose(s->fcprojwt + l * 4 * C * C, p->fcprojw + l * 4 * C * C, (int)C, 4 * (int)C);
+    }
+    transpose(s->wtet, p->wte, c->Vp, (int)C);
+    s->step = s->m->step;
+}
 
-static void kv_alloc(KVCache *kc, const GPT *m) {
+void gpt_sampler_init(GPTSampler *s, GPT *m) {
     const GPTConfig *c = &m->config;
     size_t C = c->C, L = c->L;
-    const ParamTensors *p = &m->params;
-    kc->wt = malloc_or_die(sizeof(float) * (L * 12 * C * C + C * c->Vp), "the transposed weights");
-    kc->qkvwt = kc->wt;
-    kc->attprojwt = kc->qkvwt + L * 3 * C * C;
-    kc->fcwt = kc->attprojwt + L * C * C;
-    kc->fcprojwt = kc->fcwt + L * 4 * C * C;
-    kc->wtet = kc->fcprojwt + L * 4 * C * C;
-    for (size_t l = 0; l < L; l++) {
-        transpose(kc->qkvwt + l * 3 * C * C, p->qkvw + l * 3 * C * C, 3 * (int)C, (int)C);
-        transpose(kc->attprojwt + l * C * C, p->attprojw + l * C * C, (int)C, (int)C);
-        transpose(kc->fcwt + l * 4 * C * C, p->fcw + l * 4 * C * C, 4 * (int)C, (int)C);
-        transpose(kc->fcprojwt + l * 4 * C * C, p->fcprojw + l * 4 * C * C, (int)C, 4 * (int)C);
-    }
-    transpose(kc->wtet, p->wte, c->Vp, (int)C);
-    kc->kv = malloc_or_die(sizeof(float) * (size_t)c->L * c->maxT * 3 * C, "the KV cache");
-    kc->x = malloc_or_die(sizeof(float) * (12 * C + (size_t)c->NH * c->maxT + 2), "the KV scratch");
-    kc->ln = kc->x + C;
-    kc->qkv = kc->ln + C;
-    kc->atty = kc->qkv + 3 * C;
-    kc->proj = kc->atty + C;
-    kc->fch = kc->proj + C;          /* 4C, then reused for gelu in place */
-    kc->att = kc->fch + 4 * C;       /* NH * maxT */
-    kc->mean = kc->att + (size_t)c->NH * c->maxT;
-    kc->rstd = kc->mean + 1;
+    s->m = m;
+    s->wt = malloc_or_die(sizeof(float) * (L * 12 * C * C + C * c->Vp), "the transposed weights");
+    s->qkvwt = s->wt;
+    s->attprojwt = s->qkvwt + L * 3 * C * C;
+    s->fcwt = s->attprojwt + L * C * C;
+    s->fcprojwt = s->fcwt + L * 4 * C * C;
+    s->wtet = s->fcprojwt + L * 4 * C * C;
+    s->kv = malloc_or_die(sizeof(float) * L * c->maxT * 3 * C, "the KV cache");
+    s->x = malloc_or_die(sizeof(float) * (12 * C + (size_t)c->NH * c->maxT + 2), "the KV scratch");
+    s->ln = s->x + C;
+    s->qkv = s->ln + C;
+    s->atty = s->qkv + 3 * C;
+    s->proj = s->atty + C;
+    s->fch = s->proj + C;          /* 4C, then reused for gelu in place */
+    s->att = s->fch + 4 * C;       /* NH * maxT */
+    s->mean = s->att + (size_t)c->NH * c->maxT;
+    s->rstd = s->mean + 1;
+    transpose_weights(s);
+}
+
+void gpt_sampler_refresh(GPTSampler *s) { transpose_weights(s); }
+
+void gpt_sampler_free(GPTSampler *s) {
+    free(s->kv);
+    free(s->x);
+    free(s->wt);
 }
 
 /* Fills the cache from the prompt with one ordinary forward pass (B=1). */
-static void kv_prefill(GPT *m, KVCache *kc, const int *tokens, int n) {
+static void kv_prefill(GPTSampler *s, const int *tokens, int n) {
+    GPT *m = s->m;
     const GPTConfig *c = &m->config;
     gpt_forward(m, tokens, 1, n);
     for (int l = 0; l < c->L; l++) {
         LayerActs la = layer_acts(&m->acts, m, l);
-        memcpy(kc->kv + (size_t)l * c->maxT * 3 * c->C, la.qkv, sizeof(float) * (size_t)n * 3 * c->C);
+        memcpy(s->kv + (size_t)l * c->maxT * 3 * c->C, la.qkv, sizeof(float) * (size_t)n * 3 * c->C);
     }
 }
 
 /* Runs one token at position pos through the model, the same ops as
  * gpt_forward on a single row, reading and extending the cache.
  * Returns the logits (Vp), in m->acts.logits. */
-static const float *kv_step(GPT *m, KVCache *kc, int token, int pos) {
+static const float *kv_step(GPTSampler *s, int token, int pos) {
+    GPT *m = s->m;
     const GPTConfig *c = &m->config;
     int C = c->C;
     const ParamTensors *p = &m->params;
-    for (int i = 0; i < C; i++) kc->x[i] = p->wte[(size_t)token * C + i] + p->wpe[(size_t)pos * C + i];
+    for (int i = 0; i < C; i++) s->x[i] = p->wte[(size_t)token * C + i] + p->wpe[(size_t)pos * C + i];
     for (int l = 0; l < c->L; l++) {
         LayerParams lp = gpt_layer_params(p, c, l);
-        float *cache = kc->kv + (size_t)l * c->maxT * 3 * C;
-        layernorm_forward(kc->ln, kc->mean, kc->rstd, kc->x, lp.ln1w, lp.ln1b, 1, C);
+        float *cache = s->kv + (size_t)l * c->maxT * 3 * C;
+        layernorm_forward(s->ln, s->mean, s->rstd, s->x, lp.ln1w, lp.ln1b, 1, C);
         size_t C2 = (size_t)C * C;
-        matmul_forward_wt(cache + (size_t)pos * 3 * C, kc->ln, kc->qkvwt + l * 3 * C2, lp.qkvb, 1, C, 3 * C);
-        attention_forward_one(kc->atty, kc->att, cache + (size_t)pos * 3 * C, cache + C, cache + 2 * C,
+        matmul_forward_wt(cache + (size_t)pos * 3 * C, s->ln, s->qkvwt + l * 3 * C2, lp.qkvb, 1, C, 3 * C);
+        attention_forward_one(s->atty, s->att, cache + (size_t)pos * 3 * C, cache + C, cache + 2 * C,
                               3 * C, pos + 1, C, c->NH);
-        matmul_forward_wt(kc->proj, kc->atty, kc->attprojwt + l * C2, lp.attprojb, 1, C, C);
-        for (int i = 0; i < C; i++) kc->x[i] += kc->proj[i];
-        layernorm_forward(kc->ln, kc->mean, kc->rstd, kc->x, lp.ln2w, lp.ln2b, 1, C);
-        matmul_forward_wt(kc->fch, kc->ln, kc->fcwt + l * 4 * C2, lp.fcb, 1, C, 4 * C);
-        gelu_forward(kc->fch, kc->fch, (size_t)4 * C);
-        matmul_forward_wt(kc->proj, kc->fch, kc->fcprojwt + l * 4 * C2, lp.fcprojb, 1, 4 * C, C);
-        for (int i = 0; i < C; i++) kc->x[i] += kc->proj[i];
+        matmul_forward_wt(s->proj, s->atty, s->attprojwt + l * C2, lp.attprojb, 1, C, C);
+        for (int i = 0; i < C; i++) s->x[i] += s->proj[i];
+        layernorm_forward(s->ln, s->mean, s->rstd, s->x, lp.ln2w, lp.ln2b, 1, C);
+        matmul_forward_wt(s->fch, s->ln, s->fcwt + l * 4 * C2, lp.fcb, 1, C, 4 * C);
+        gelu_forward(s->fch, s->fch, (size_t)4 * C);
+        matmul_forward_wt(s->proj, s->fch, s->fcprojwt + l * 4 * C2, lp.fcprojb, 1, 4 * C, C);
+        for (int i = 0; i < C; i++) s->x[i] += s->proj[i];
     }
-    layernorm_forward(kc->ln, kc->mean, kc->rstd, kc->x, p->lnfw, p->lnfb, 1, C);
-    matmul_forward_wt(m->acts.logits, kc->ln, kc->wtet, NULL, 1, C, c->Vp);
+    layernorm_forward(s->ln, s->mean, s->rstd, s->x, p->lnfw, p->lnfb, 1, C);
+    matmul_forward_wt(m->acts.logits, s->ln, s->wtet, NULL, 1, C, c->Vp);
     return m->acts.logits;
 }
 
-int gpt_sample(GPT *m, const int *tokens, int n, int *out, int max_new, int stop_token,
-               float temperature, int top_k, Rng *rng) {
+int gpt_sampler_run(GPTSampler *s, const int *tokens, int n, int *out, int max_new, int stop_token,
+                    float temperature, int top_k, Rng *rng, GPTTokenFn on_token, void *ctx) {
+    GPT *m = s->m;
     const GPTConfig *c = &m->config;
     if (n < 1) die("gpt_sample needs at least one prompt token");
-    /* once the sequence outgrows the context, every position shifts and a
-     * cache is no use: the reference sampler handles that case */
-    if (n + max_new > c->maxT + 1) {
-        return gpt_sample_uncached(m, tokens, n, out, max_new, stop_token, temperature, top_k, rng);
+    if (s->step != m->step) {
+        die("gpt_sampler_run: the model took an optimiser step after the sampler copied its weights "
+            "(call gpt_sampler_refresh after gpt_update)");
     }
-    KVCache kc;
-    kv_alloc(&kc, m);
-    kv_prefill(m, &kc, tokens, n);
+    if (n + max_new > c->maxT + 1) die("gpt_sampler_run: %d prompt + %d new tokens outgrow the %d-token "
+                                       "context (gpt_sample slides the window instead)", n, max_new, c->maxT);
+    if (max_new <= 0) return 0;
+    kv_prefill(s, tokens, n);
     const float *logits = m->acts.logits + (size_t)(n - 1) * c->Vp;
     int produced = 0;
     for (;;) {
         int next = sample_logits(rng, logits, c->V, temperature, top_k);
         out[produced++] = next;
-        if (next == stop_token || produced == max_new) break;
-        logits = kv_step(m, &kc, next, n + produced - 1);
+        int stop = on_token ? on_token(ctx, next) : 0;
+        if (stop || next == stop_token || produced == max_new) break;
+        logits = kv_step(s, next, n + produced - 1);
     }
-    free(kc.kv);
-    free(kc.x);
-    free(kc.wt);
+    return produced;
+}
+
+int gpt_sample(GPT *m, const int *tokens, int n, int *out, int max_new, int stop_token,
+               float temperature, int top_k, Rng *rng) {
+    /* once the sequence outgrows the context, every position shifts and a
+     * cache is no use: the reference sampler handles that case */
+    if (n + max_new > m->config.maxT + 1) {
+        return gpt_sample_uncached(m, tokens, n, out, max_new, stop_token, temperature, top_k, rng);
+    }
+    GPTSampler s;
+    gpt_sampler_init(&s, m);
+    int produced = gpt_sampler_run(&s, tokens, n, out, max_new, stop_token, temperature, top_k, rng, NULL, NULL);
+    gpt_sampler_free(&s);
     return produced;
 }

@@ -222,6 +222,36 @@ int gpt_sample(GPT *m, const int *tokens, int n, int *out, int max_new, int stop
 int gpt_sample_uncached(GPT *m, const int *tokens, int n, int *out, int max_new, int stop_token,
                         float temperature, int top_k, Rng *rng);
 
+/* A sampler the caller keeps, for many samples from the same weights.
+ * gpt_sample makes one per call: it allocates the key/value cache and copies
+ * every weight matrix transposed (the layout the one-row kernel reads), work
+ * worth a few dozen sampled tokens at our sizes. PPO samples 64 responses
+ * from each version of the policy, so it makes one sampler per run and
+ * refreshes it after each update instead (ppo.c, rollout). */
+typedef struct {
+    GPT *m;
+    int step;      /* m->step when the weights were copied: a stale copy is refused */
+    float *kv;     /* (L, maxT, 3C): the qkv rows; k and v are columns C..3C */
+    float *x, *ln, *qkv, *atty, *proj, *fch, *att, *mean, *rstd;  /* one row each */
+    float *wt, *qkvwt, *attprojwt, *fcwt, *fcprojwt, *wtet;      /* transposed weights */
+} GPTSampler;
+
+/* Called with each token the moment it is drawn (chat prints it); a nonzero
+ * return stops the sampling after that token. */
+typedef int (*GPTTokenFn)(void *ctx, int token);
+
+void gpt_sampler_init(GPTSampler *s, GPT *m);
+/* Copies the weights again: call it after gpt_update changed them. */
+void gpt_sampler_refresh(GPTSampler *s);
+void gpt_sampler_free(GPTSampler *s);
+
+/* gpt_sample with a kept sampler and an optional on_token (NULL: none).
+ * The prompt and the new tokens must fit the context (n + max_new <= maxT+1);
+ * dies otherwise, and if the model was updated since the weights were copied.
+ * The activations of the last gpt_forward are overwritten. */
+int gpt_sampler_run(GPTSampler *s, const int *tokens, int n, int *out, int max_new, int stop_token,
+                    float temperature, int top_k, Rng *rng, GPTTokenFn on_token, void *ctx);
+
 /* ---- views ---- */
 
 /* The parameters of one block, so that forward and backward read like the

@@ -464,13 +464,14 @@ static LossStats ppo_minibatch(GPT *policy, LinearHead *vhead, TokenBatch *tb, c
 /* ---- 1. rollout ---- */
 
 /* Samples one response per rollout from the policy at the given temperature
- * (gpt_sample, with its key/value cache), at most R tokens, stopping after
- * end-of-text. ro->prompt must be set. Fills seq, ctx_len, len, ended, text.
+ * (through the sampler's key/value cache, made from the policy's current
+ * weights), at most R tokens, stopping after end-of-text. ro->prompt must be
+ * set. Fills seq, ctx_len, len, ended, text.
  * Runs on ONE thread: the cache sends a single row through each op, too
  * little work to share, and on a busy two-core machine OpenMP's waiting
  * threads made the whole run 20x slower (notes/07-ppo.md). */
-static void rollout(GPT *policy, const Tokenizer *tok, const PromptSet *ps, Rollouts *ro, float temperature,
-                    Rng *rng) {
+static void rollout(GPTSampler *policy, const Tokenizer *tok, const PromptSet *ps, Rollouts *ro,
+                    float temperature, Rng *rng) {
     int eot = tokenizer_special_id(tok, TOK_EOT), threads = get_threads();
     set_threads(1);
     for (int b = 0; b < ro->n; b++) {
@@ -478,7 +479,8 @@ static void rollout(GPT *policy, const Tokenizer *tok, const PromptSet *ps, Roll
         int *seq = ro->seq + (size_t)b * ro->S;
         memcpy(seq, ctx->tokens, sizeof(int) * (size_t)ctx->len);
         ro->ctx_len[b] = ctx->len;
-        ro->len[b] = gpt_sample(policy, ctx->tokens, ctx->len, seq + ctx->len, ro->R, eot, temperature, 0, rng);
+        ro->len[b] = gpt_sampler_run(policy, ctx->tokens, ctx->len, seq + ctx->len, ro->R, eot, temperature, 0,
+                                     rng, NULL, NULL);
         free(ro->text[b]);
         ro->text[b] = chat_decode_response(tok, seq + ctx->len, ro->len[b], &ro->ended[b]);
     }
@@ -651,7 +653,10 @@ static Sampled sampled_eval(GPT *policy, World *w, const PromptSet *ps, int per_
     for (int b = 0; b < ro.n; b++) ro.prompt[b] = b % ps->n;
     Rng rng;
     rng_seed(&rng, (uint64_t)o->seed + 4242);
-    rollout(policy, &w->tok, ps, &ro, o->temperature, &rng);
+    GPTSampler sampler;
+    gpt_sampler_init(&sampler, policy);
+    rollout(&sampler, &w->tok, ps, &ro, o->temperature, &rng);
+    gpt_sampler_free(&sampler);
     score_rollouts(&w->rm, ps, &ro, o->penalty, w->eot);
     double rm = 0.0, rule = 0.0;
     for (int b = 0; b < ro.n; b++) {
@@ -761,6 +766,8 @@ static void ppo_run(World *w, const Options *o, const char *name, float beta, co
     Greedy g_train = {0}, g_held = {0}, g_first = {0}, g_first_held = {0};
     Sampled s_first = sampled_eval(&policy, w, &w->train, o->eval_samples, o);
     Sampled s_first_held = sampled_eval(&policy, w, &w->heldout, o->eval_samples, o);
+    GPTSampler sampler;  /* the rollouts' key/value cache and weight copies, kept across iterations */
+    gpt_sampler_init(&sampler, &policy);
     double ema_rm = 0.0, ema_rule = 0.0, ema_kl = 0.0;
     double t0 = now_seconds();
 
@@ -779,7 +786,8 @@ static void ppo_run(World *w, const Options *o, const char *name, float beta, co
         /* 1. rollout: the prompts in turn, continuing where the last iteration
          * stopped (every prompt rollouts/P times when P divides rollouts) */
         for (int b = 0; b < ro.n; b++) ro.prompt[b] = (int)(((long)iter * ro.n + b) % P);
-        rollout(&policy, &w->tok, &w->train, &ro, o->temperature, &rng);
+        gpt_sampler_refresh(&sampler);  /* the weights of the last update */
+        rollout(&sampler, &w->tok, &w->train, &ro, o->temperature, &rng);
         /* 2. score */
         score_rollouts(&w->rm, &w->train, &ro, o->penalty, w->eot);
         /* 3. evaluate: log pi_old, log pi_ref, V_old */
@@ -864,6 +872,7 @@ static void ppo_run(World *w, const Options *o, const char *name, float beta, co
     free(perm);
     token_batch_free(&tb);
     rollouts_free(&ro);
+    gpt_sampler_free(&sampler);
     head_free(&vhead);
     gpt_free(&policy);
 }

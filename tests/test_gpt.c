@@ -648,6 +648,68 @@ static void test_sampling_with_the_kv_cache_gives_the_same_tokens_as_without(voi
     gpt_free(&m);
 }
 
+/* A kept sampler (what PPO's rollouts use) must sample exactly what
+ * gpt_sample samples, call after call; after an optimiser step, once
+ * refreshed, exactly what gpt_sample samples from the new weights. */
+typedef struct { int seen[32], n, stop_at; } TokenLog;
+
+static int log_token(void *ctx, int token) {
+    TokenLog *t = ctx;
+    t->seen[t->n++] = token;
+    return t->n == t->stop_at;
+}
+
+static void sample_with_stale_weights(void *sampler) {
+    int prompt[1] = {1}, out[2];
+    Rng r;
+    rng_seed(&r, 1);
+    gpt_sampler_run(sampler, prompt, 1, out, 2, -1, 1.0f, 0, &r, NULL, NULL);
+}
+
+static void test_a_kept_sampler_samples_what_gpt_sample_does_before_and_after_an_update(void **state) {
+    (void)state;
+    enum { N = 4, NEW = 20 };
+    GPT m;
+    gpt_build(&m, gpt_config(32, 50, 2, 2, 16), 13);
+    randomize_params(&m, 14);
+    int prompt[N] = {7, 1, 30, 2};
+    GPTSampler s;
+    gpt_sampler_init(&s, &m);
+    AdamWConfig opt = {0.9f, 0.95f, 1e-8f, 0.0f};
+    int inputs[8] = {1, 2, 3, 4, 5, 6, 7, 8}, targets[8] = {2, 3, 4, 5, 6, 7, 8, 9};
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) {
+            train_step(&m, inputs, targets, 1, 8, 0.05f, &opt);
+            expect_death(sample_with_stale_weights, &s, "call gpt_sampler_refresh");
+            gpt_sampler_refresh(&s);
+        }
+        for (int trial = 0; trial < 2; trial++) {
+            Rng r1, r2;
+            rng_seed(&r1, 50 + (uint64_t)trial);
+            rng_seed(&r2, 50 + (uint64_t)trial);
+            int a[NEW], b[NEW];
+            int na = gpt_sample(&m, prompt, N, a, NEW, -1, 1.0f, 0, &r1);
+            int nb = gpt_sampler_run(&s, prompt, N, b, NEW, -1, 1.0f, 0, &r2, NULL, NULL);
+            assert_int_equal(na, NEW);
+            assert_int_equal(nb, NEW);
+            assert_memory_equal(a, b, sizeof a);
+            if (round == 1 && trial == 1) {
+                /* the token callback sees every token in order, and a nonzero
+                 * return stops after that token */
+                rng_seed(&r2, 51);
+                TokenLog log = {.n = 0, .stop_at = 6};
+                int c[NEW];
+                assert_int_equal(gpt_sampler_run(&s, prompt, N, c, NEW, -1, 1.0f, 0, &r2, log_token, &log), 6);
+                assert_int_equal(log.n, 6);
+                assert_memory_equal(log.seen, a, sizeof(int) * 6);
+                assert_memory_equal(c, a, sizeof(int) * 6);
+            }
+        }
+    }
+    gpt_sampler_free(&s);
+    gpt_free(&m);
+}
+
 static void test_greedy_sampling_is_the_argmax_continuation_and_stops_at_the_stop_token(void **state) {
     (void)state;
     enum { MAXT = 8, N = 3, NEW = 12 };
@@ -701,6 +763,7 @@ int main(void) {
         cmocka_unit_test(test_backward_adds_into_the_parameter_gradients),
         cmocka_unit_test(test_greedy_sampling_is_the_argmax_continuation_and_stops_at_the_stop_token),
         cmocka_unit_test(test_sampling_with_the_kv_cache_gives_the_same_tokens_as_without),
+        cmocka_unit_test(test_a_kept_sampler_samples_what_gpt_sample_does_before_and_after_an_update),
     };
     return cmocka_run_group_tests_name("gpt", tests, NULL, NULL);
 }

@@ -168,6 +168,14 @@ static void tiny_model(GPT *m, uint64_t seed) {
     fx_randomize_params(m, seed);
 }
 
+/* ppo's rollout at temperature 1, through a sampler made for the occasion. */
+static void sample_rollouts(GPT *policy, const PromptSet *ps, Rollouts *ro, Rng *rng) {
+    GPTSampler sampler;
+    gpt_sampler_init(&sampler, policy);
+    rollout(&sampler, &tok, ps, ro, 1.0f, rng);
+    gpt_sampler_free(&sampler);
+}
+
 /* ---- 3. KL ---- */
 
 static void test_kl_is_zero_when_the_policy_equals_the_reference(void **state) {
@@ -183,7 +191,7 @@ static void test_kl_is_zero_when_the_policy_equals_the_reference(void **state) {
     for (int b = 0; b < ro.n; b++) ro.prompt[b] = b % ps.n;
     Rng rng;
     rng_seed(&rng, 5);
-    rollout(&policy, &tok, &ps, &ro, 1.0f, &rng);
+    sample_rollouts(&policy, &ps, &ro, &rng);
     for (int b = 0; b < ro.n; b++) ro.score[b] = 0.5f * b;
     TokenBatch tb = {0};
     int eot = tokenizer_special_id(&tok, TOK_EOT);
@@ -441,7 +449,7 @@ static void test_a_ppo_step_lowers_the_loss_of_its_minibatch(void **state) {
     for (int b = 0; b < ro.n; b++) ro.prompt[b] = b % ps.n;
     Rng rng;
     rng_seed(&rng, 9);
-    rollout(&policy, &tok, &ps, &ro, 1.0f, &rng);
+    sample_rollouts(&policy, &ps, &ro, &rng);
     for (int b = 0; b < ro.n; b++) ro.score[b] = (b % 3) - 1.0f;
     TokenBatch tb = {0};
     int eot = tokenizer_special_id(&tok, TOK_EOT);
