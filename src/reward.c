@@ -423,6 +423,10 @@ static void train(const Options *o) {
     int *order = malloc_or_die(sizeof(int) * (size_t)fit->n, "order");
     for (int i = 0; i < fit->n; i++) order[i] = i;
     const Ranking **rk = malloc_or_die(sizeof(Ranking *) * (size_t)B, "batch rankings");
+    /* held-out accuracy by rank pair (right / count at [i*Kmax + j]) */
+    int K2 = testset.Kmax * testset.Kmax;
+    double *right = calloc_or_die((size_t)K2, sizeof(double), "pair table");
+    double *count = calloc_or_die((size_t)K2, sizeof(double), "pair table");
     Rng rng;
     rng_seed(&rng, (uint64_t)o->seed + 6000);
     AdamWConfig adam = {0.9f, 0.999f, 1e-8f, o->weight_decay};
@@ -447,7 +451,10 @@ static void train(const Options *o) {
             double seq_per_s = bt.B / (now_seconds() - t0);  /* before evaluate() reuses bt */
             ema = step == 1 ? st.loss : 0.9f * ema + 0.1f * st.loss;
             int evaluated = step % o->eval_every == 0 || step == steps;
-            if (evaluated) te = evaluate(&rm, &testset, &bt, eot, EVAL_PROMPTS, NULL, NULL);
+            if (evaluated) {  /* the last evaluation also fills the table by rank pair */
+                int last = step == steps;
+                te = evaluate(&rm, &testset, &bt, eot, EVAL_PROMPTS, last ? right : NULL, last ? count : NULL);
+            }
             double elapsed = now_seconds() - t_start, left = elapsed / step * (steps - step);
             printf("step %4d/%d (epoch %d) | loss %.4f (ema %.4f) | pair acc %.2f | lr %.2e | norm %.2f | "
                    "%5.0f seq/s | %.0f s left\n",
@@ -463,13 +470,7 @@ static void train(const Options *o) {
     fclose(log);
     double train_time = now_seconds() - t_start;
 
-    /* how it ranks: held-out prompts (never compared) and its own prompts */
-    int KK = trainset.Kmax > testset.Kmax ? trainset.Kmax : testset.Kmax;
-    double *right = calloc_or_die((size_t)KK * KK, sizeof(double), "pair table");
-    double *count = calloc_or_die((size_t)KK * KK, sizeof(double), "pair table");
-    RankingSet tmp = testset;
-    tmp.Kmax = KK;
-    te = evaluate(&rm, &tmp, &bt, eot, EVAL_PROMPTS, right, count);
+    /* how it ranks its own prompts (the held-out ones: te, from the last step) */
     RankStats tr = evaluate(&rm, &trainset, &bt, eot, EVAL_PROMPTS, NULL, NULL);
 
     /* the scale PPO will see */
@@ -487,7 +488,7 @@ static void train(const Options *o) {
     printf("  held-out prompts (%s): pair accuracy %.3f (chance 0.5), top-1 agreement with the rule %.3f "
            "(chance %.2f), loss %.4f\n",
            o->test, accuracy(&te), (float)te.top1 / te.n, 1.0 / testset.Kmax, te.loss);
-    print_pair_table(right, count, KK);
+    print_pair_table(right, count, testset.Kmax);
     printf("  its own prompts (%s): pair accuracy %.3f, top-1 %.3f, loss %.4f\n", o->train, accuracy(&tr),
            (float)tr.top1 / tr.n, tr.loss);
 

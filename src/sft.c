@@ -261,6 +261,9 @@ static void sft(const Options *o) {
     AdamWConfig adam = {0.9f, 0.999f, 1e-8f, o->weight_decay};
     float ema = 0.0f;
     Eval tr = train0, te = test0;
+    /* the last evaluation keeps its answers, to set beside the ones before */
+    char **after = malloc_or_die(sizeof(char *) * (size_t)test.n, "answers");
+    int *after_ended = malloc_or_die(sizeof(int) * (size_t)test.n, "answer ends");
     t_start = now_seconds();
     for (int step = 1; step <= o->steps; step++) {
         double t0 = now_seconds();
@@ -284,7 +287,8 @@ static void sft(const Options *o) {
         int evaluated = step % o->eval_every == 0 || step == o->steps;
         if (evaluated) {
             tr = evaluate(&m, &tok, &train, &bt, o->max_answer, NULL, NULL);
-            te = evaluate(&m, &tok, &test, &bt, o->max_answer, NULL, NULL);
+            int last = step == o->steps;
+            te = evaluate(&m, &tok, &test, &bt, o->max_answer, last ? after : NULL, last ? after_ended : NULL);
             die_if_not_finite("the held-out loss", te.loss, step);
         }
         double elapsed = now_seconds() - t_start, left = elapsed / step * (o->steps - step);
@@ -300,9 +304,6 @@ static void sft(const Options *o) {
     gpt_save(&m, o->out);
 
     /* after: the same held-out prompts, side by side with the answers before */
-    char **after = malloc_or_die(sizeof(char *) * (size_t)test.n, "answers");
-    int *after_ended = malloc_or_die(sizeof(int) * (size_t)test.n, "answer ends");
-    te = evaluate(&m, &tok, &test, &bt, o->max_answer, after, after_ended);
     printf("SFT done in %.1f s; checkpoint %s\n", now_seconds() - t_start, o->out);
     int show = o->show < test.n ? o->show : test.n;
     if (show > 0) printf("held-out prompts (score: before -> after):\n");
