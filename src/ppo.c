@@ -671,6 +671,41 @@ static Sampled sampled_eval(GPT *policy, World *w, const PromptSet *ps, int per_
     return s;
 }
 
+/* The starting policy judged once. Every run starts from the same --model
+ * (the SFT model), so the runs share its evaluation. */
+typedef struct {
+    Sampled sampled, sampled_held;  /* many sampled answers: ppo prompts, held-out prompts */
+    Greedy greedy, greedy_held;     /* greedy answers */
+    char **answers;                 /* its greedy answers to the ppo prompts, for print_answers */
+    int *answers_ended;
+} StartEval;
+
+static StartEval start_eval(World *w, const Options *o) {
+    StartEval s;
+    GPT policy;
+    gpt_load(&policy, o->model);
+    instruct_check_vocab(&policy, o->model, &w->tok, o->tokenizer);
+    if (policy.config.C != w->reference.config.C || policy.config.L != w->reference.config.L ||
+        policy.config.maxT != w->reference.config.maxT) {
+        die("%s and the reference %s are different shapes: the reference must be the policy's starting point",
+            o->model, o->reference ? o->reference : o->model);
+    }
+    s.answers = calloc_or_die((size_t)w->train.n, sizeof(char *), "greedy answers before");
+    s.answers_ended = calloc_or_die((size_t)w->train.n, sizeof(int), "greedy ends before");
+    s.greedy = greedy_eval(&policy, &w->tok, &w->train, o->max_response, s.answers, s.answers_ended);
+    s.greedy_held = greedy_eval(&policy, &w->tok, &w->heldout, o->max_response, NULL, NULL);
+    s.sampled = sampled_eval(&policy, w, &w->train, o->eval_samples, o);
+    s.sampled_held = sampled_eval(&policy, w, &w->heldout, o->eval_samples, o);
+    gpt_free(&policy);
+    return s;
+}
+
+static void start_eval_free(StartEval *s, int n) {
+    for (int i = 0; i < n; i++) free(s->answers[i]);
+    free(s->answers);
+    free(s->answers_ended);
+}
+
 /* Adaptive KL controller (Ziegler et al. 2019, §2.2, as in TRL): nudges
  * beta so that the KL to the reference tracks a target,
  *     e = clip(KL / target - 1, -0.2, 0.2),   beta <- beta (1 + e N / horizon)
@@ -738,15 +773,10 @@ static void print_answers(const char *name, const PromptSet *ps, int show, char 
  * `out`. Row i describes the policy after i updates: its rollouts, its KL,
  * and (every eval_every rows) its greedy answers; the update columns are
  * those of the update made from row i's rollouts (none on the last row). */
-static void ppo_run(World *w, const Options *o, const char *name, float beta, const char *out, FILE *log) {
+static void ppo_run(World *w, const StartEval *start, const Options *o, const char *name, float beta,
+                    const char *out, FILE *log) {
     GPT policy;
-    gpt_load(&policy, o->model);
-    instruct_check_vocab(&policy, o->model, &w->tok, o->tokenizer);
-    if (policy.config.C != w->reference.config.C || policy.config.L != w->reference.config.L ||
-        policy.config.maxT != w->reference.config.maxT) {
-        die("%s and the reference %s are different shapes: the reference must be the policy's starting point",
-            o->model, o->reference ? o->reference : o->model);
-    }
+    gpt_load(&policy, o->model);  /* checked against the tokenizer and the reference by start_eval */
     /* the value model: a scalar head on the policy's own trunk, zero-initialised
      * (V = 0 everywhere at first); notes/07-ppo.md says why */
     LinearHead vhead;
@@ -759,13 +789,10 @@ static void ppo_run(World *w, const Options *o, const char *name, float beta, co
     TokenBatch tb = {0};
     int P = w->train.n, M = o->rollouts / o->minibatches;
     int *perm = malloc_or_die(sizeof(int) * (size_t)ro.n, "rollout order");
-    char **before = calloc_or_die((size_t)P, sizeof(char *), "greedy answers before");
     char **after = calloc_or_die((size_t)P, sizeof(char *), "greedy answers after");
-    int *before_ended = calloc_or_die((size_t)P, sizeof(int), "greedy ends before");
     int *after_ended = calloc_or_die((size_t)P, sizeof(int), "greedy ends after");
-    Greedy g_train = {0}, g_held = {0}, g_first = {0}, g_first_held = {0};
-    Sampled s_first = sampled_eval(&policy, w, &w->train, o->eval_samples, o);
-    Sampled s_first_held = sampled_eval(&policy, w, &w->heldout, o->eval_samples, o);
+    Greedy g_train = {0}, g_held = {0}, g_first = start->greedy, g_first_held = start->greedy_held;
+    Sampled s_first = start->sampled, s_first_held = start->sampled_held;
     GPTSampler sampler;  /* the rollouts' key/value cache and weight copies, kept across iterations */
     gpt_sampler_init(&sampler, &policy);
     double ema_rm = 0.0, ema_rule = 0.0, ema_kl = 0.0;
@@ -777,11 +804,12 @@ static void ppo_run(World *w, const Options *o, const char *name, float beta, co
     for (int iter = 0; iter <= o->iters; iter++) {
         int last = iter == o->iters;
         int evaluated = iter % o->eval_every == 0 || last;
-        if (evaluated) {
-            g_train = greedy_eval(&policy, &w->tok, &w->train, o->max_response,
-                                  iter == 0 ? before : last ? after : NULL, iter == 0 ? before_ended : after_ended);
+        if (evaluated && iter == 0) {  /* the starting policy, judged once for all runs */
+            g_train = g_first;
+            g_held = g_first_held;
+        } else if (evaluated) {
+            g_train = greedy_eval(&policy, &w->tok, &w->train, o->max_response, last ? after : NULL, after_ended);
             g_held = greedy_eval(&policy, &w->tok, &w->heldout, o->max_response, NULL, NULL);
-            if (iter == 0) { g_first = g_train; g_first_held = g_held; }
         }
         /* 1. rollout: the prompts in turn, continuing where the last iteration
          * stopped (every prompt rollouts/P times when P divides rollouts) */
@@ -857,17 +885,15 @@ static void ppo_run(World *w, const Options *o, const char *name, float beta, co
            (double)s_last_held.rule, name, (double)g_first.score, (double)g_train.score, (double)g_first_held.score,
            (double)g_held.score, name, ema_kl, s_first.hacked, s_first.places, s_last.hacked, s_last.places,
            g_first.hacked, g_first.places, g_train.hacked, g_train.places);
-    print_answers(name, &w->train, o->show, before, before_ended, after, after_ended);
+    print_answers(name, &w->train, o->show, start->answers, start->answers_ended, after, after_ended);
     gpt_save(&policy, out);
     char *hpath = head_path_for(out);
     head_save(&vhead, hpath);
     printf("[%s] saved the policy %s and its value head %s\n", name, out, hpath);
     free(hpath);
 
-    for (int i = 0; i < P; i++) { free(before[i]); free(after[i]); }
-    free(before);
+    for (int i = 0; i < P; i++) free(after[i]);
     free(after);
-    free(before_ended);
     free(after_ended);
     free(perm);
     token_batch_free(&tb);
@@ -1047,18 +1073,20 @@ int main(int argc, char **argv) {
     char name[64];
     if (o.run_name) snprintf(name, sizeof name, "%s", o.run_name);
     else snprintf(name, sizeof name, "beta%g", (double)o.beta);
+    StartEval start = start_eval(&w, &o);
     double t0 = now_seconds();
-    ppo_run(&w, &o, name, o.beta, o.out, log);
+    ppo_run(&w, &start, &o, name, o.beta, o.out, log);
     printf("ppo: the %s run took %.0f s\n", name, now_seconds() - t0);
     if (o.hack_run && o.beta != 0.0f) {
         /* the same loop without the KL penalty: reward hacking */
         Options h = o;
         h.kl_target = 0.0f;
         t0 = now_seconds();
-        ppo_run(&w, &h, "beta0", 0.0f, o.hack_out, log);
+        ppo_run(&w, &start, &h, "beta0", 0.0f, o.hack_out, log);
         printf("ppo: the beta0 run took %.0f s\n", now_seconds() - t0);
     }
     fclose(log);
+    start_eval_free(&start, w.train.n);
     free_world(&w);
     return 0;
 }
