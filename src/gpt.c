@@ -616,7 +616,7 @@ int gpt_sampler_run(GPTSampler *s, const int *tokens, int n, int *out, int max_n
                     float temperature, int top_k, Rng *rng, GPTTokenFn on_token, void *ctx) {
     GPT *m = s->m;
     const GPTConfig *c = &m->config;
-    if (n < 1) die("gpt_sample needs at least one prompt token");
+    if (n < 1) die("gpt_sampler_run needs at least one prompt token");
     if (s->step != m->step) {
         die("gpt_sampler_run: the model took an optimiser step after the sampler copied its weights "
             "(call gpt_sampler_refresh after gpt_update)");

@@ -225,9 +225,9 @@ int gpt_sample_uncached(GPT *m, const int *tokens, int n, int *out, int max_new,
 /* A sampler the caller keeps, for many samples from the same weights.
  * gpt_sample makes one per call: it allocates the key/value cache and copies
  * every weight matrix transposed (the layout the one-row kernel reads), work
- * worth a few dozen sampled tokens at our sizes. PPO samples 64 responses
- * from each version of the policy, so it makes one sampler per run and
- * refreshes it after each update instead (ppo.c, rollout). */
+ * worth a few sampled tokens at our sizes. PPO samples 64 responses from each
+ * version of the policy, so it makes one sampler per run and refreshes it
+ * once per iteration, after that iteration's updates (ppo.c, ppo_run). */
 typedef struct {
     GPT *m;
     int step;      /* m->step when the weights were copied: a stale copy is refused */
@@ -241,7 +241,10 @@ typedef struct {
 typedef int (*GPTTokenFn)(void *ctx, int token);
 
 void gpt_sampler_init(GPTSampler *s, GPT *m);
-/* Copies the weights again: call it after gpt_update changed them. */
+/* Copies the weights again: call it after gpt_update changed them. The
+ * stale-copy check counts gpt_update's steps only: after changing the
+ * weights any other way (gpt_load into the same GPT, writing parameters
+ * directly), refresh by hand. */
 void gpt_sampler_refresh(GPTSampler *s);
 void gpt_sampler_free(GPTSampler *s);
 

@@ -470,7 +470,7 @@ static LossStats ppo_minibatch(GPT *policy, LinearHead *vhead, TokenBatch *tb, c
  * Runs on ONE thread: the cache sends a single row through each op, too
  * little work to share, and on a busy two-core machine OpenMP's waiting
  * threads made the whole run 20x slower (notes/07-ppo.md). */
-static void rollout(GPTSampler *policy, const Tokenizer *tok, const PromptSet *ps, Rollouts *ro,
+static void rollout(GPTSampler *sampler, const Tokenizer *tok, const PromptSet *ps, Rollouts *ro,
                     float temperature, Rng *rng) {
     int eot = tokenizer_special_id(tok, TOK_EOT), threads = get_threads();
     set_threads(1);
@@ -479,7 +479,7 @@ static void rollout(GPTSampler *policy, const Tokenizer *tok, const PromptSet *p
         int *seq = ro->seq + (size_t)b * ro->S;
         memcpy(seq, ctx->tokens, sizeof(int) * (size_t)ctx->len);
         ro->ctx_len[b] = ctx->len;
-        ro->len[b] = gpt_sampler_run(policy, ctx->tokens, ctx->len, seq + ctx->len, ro->R, eot, temperature, 0,
+        ro->len[b] = gpt_sampler_run(sampler, ctx->tokens, ctx->len, seq + ctx->len, ro->R, eot, temperature, 0,
                                      rng, NULL, NULL);
         free(ro->text[b]);
         ro->text[b] = chat_decode_response(tok, seq + ctx->len, ro->len[b], &ro->ended[b]);
@@ -676,7 +676,8 @@ static Sampled sampled_eval(GPT *policy, World *w, const PromptSet *ps, int per_
 typedef struct {
     Sampled sampled, sampled_held;  /* many sampled answers: ppo prompts, held-out prompts */
     Greedy greedy, greedy_held;     /* greedy answers */
-    char **answers;                 /* its greedy answers to the ppo prompts, for print_answers */
+    int n;                          /* the ppo prompts */
+    char **answers;                 /* its greedy answers to them, for print_answers */
     int *answers_ended;
 } StartEval;
 
@@ -690,8 +691,9 @@ static StartEval start_eval(World *w, const Options *o) {
         die("%s and the reference %s are different shapes: the reference must be the policy's starting point",
             o->model, o->reference ? o->reference : o->model);
     }
-    s.answers = calloc_or_die((size_t)w->train.n, sizeof(char *), "greedy answers before");
-    s.answers_ended = calloc_or_die((size_t)w->train.n, sizeof(int), "greedy ends before");
+    s.n = w->train.n;
+    s.answers = calloc_or_die((size_t)s.n, sizeof(char *), "greedy answers before");
+    s.answers_ended = calloc_or_die((size_t)s.n, sizeof(int), "greedy ends before");
     s.greedy = greedy_eval(&policy, &w->tok, &w->train, o->max_response, s.answers, s.answers_ended);
     s.greedy_held = greedy_eval(&policy, &w->tok, &w->heldout, o->max_response, NULL, NULL);
     s.sampled = sampled_eval(&policy, w, &w->train, o->eval_samples, o);
@@ -700,8 +702,8 @@ static StartEval start_eval(World *w, const Options *o) {
     return s;
 }
 
-static void start_eval_free(StartEval *s, int n) {
-    for (int i = 0; i < n; i++) free(s->answers[i]);
+static void start_eval_free(StartEval *s) {
+    for (int i = 0; i < s->n; i++) free(s->answers[i]);
     free(s->answers);
     free(s->answers_ended);
 }
@@ -814,7 +816,7 @@ static void ppo_run(World *w, const StartEval *start, const Options *o, const ch
         /* 1. rollout: the prompts in turn, continuing where the last iteration
          * stopped (every prompt rollouts/P times when P divides rollouts) */
         for (int b = 0; b < ro.n; b++) ro.prompt[b] = (int)(((long)iter * ro.n + b) % P);
-        gpt_sampler_refresh(&sampler);  /* the weights of the last update */
+        gpt_sampler_refresh(&sampler);  /* the policy's weights after the last iteration's updates */
         rollout(&sampler, &w->tok, &w->train, &ro, o->temperature, &rng);
         /* 2. score */
         score_rollouts(&w->rm, &w->train, &ro, o->penalty, w->eot);
@@ -1086,7 +1088,7 @@ int main(int argc, char **argv) {
         printf("ppo: the beta0 run took %.0f s\n", now_seconds() - t0);
     }
     fclose(log);
-    start_eval_free(&start, w.train.n);
+    start_eval_free(&start);
     free_world(&w);
     return 0;
 }

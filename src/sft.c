@@ -262,8 +262,8 @@ static void sft(const Options *o) {
     float ema = 0.0f;
     Eval tr = train0, te = test0;
     /* the last evaluation keeps its answers, to set beside the ones before */
-    char **after = malloc_or_die(sizeof(char *) * (size_t)test.n, "answers");
-    int *after_ended = malloc_or_die(sizeof(int) * (size_t)test.n, "answer ends");
+    char **after = calloc_or_die((size_t)test.n, sizeof(char *), "answers");
+    int *after_ended = calloc_or_die((size_t)test.n, sizeof(int), "answer ends");
     t_start = now_seconds();
     for (int step = 1; step <= o->steps; step++) {
         double t0 = now_seconds();

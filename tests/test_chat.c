@@ -111,6 +111,48 @@ static void test_a_turn_is_the_prompt_in_chat_format_then_the_reply_then_end_of_
     speaker_free(&s);
 }
 
+/* A reply that uses all max_reply tokens without an end-of-text is cut
+ * there, marked as cut in the transcript, and still closed with an
+ * end-of-text in the context; one that ends is not marked. Which case
+ * happens is decided by the reference: the greedy tokens gpt_sample draws. */
+static void test_a_reply_without_end_of_text_is_cut_marked_and_closed(void **state) {
+    (void)state;
+    Speaker s;
+    speaker_load(&s, model, &tok, merges);
+    Options o = defaults();
+    o.temperature = 0.0f;
+    int eot = tokenizer_special_id(&tok, TOK_EOT), cuts = 0;
+    for (o.max_reply = 1; o.max_reply <= 4; o.max_reply++) {
+        speaker_reset(&s);
+        Chat q = chat_encode_prompt(&tok, "where is the owl ?");
+        int want[4];
+        Rng rng;
+        rng_seed(&rng, 1);
+        int n = gpt_sample_uncached(&s.m, q.tokens, q.len, want, o.max_reply, eot, 0.0f, 0, &rng);
+        int ended = want[n - 1] == eot;
+        char path[256];
+        temp_path(path, sizeof path, "chat-cut.txt");
+        FILE *f = fopen_or_die(path, "w");
+        assert_int_equal(speaker_turn(&s, &tok, "where is the owl ?", &o, &rng, f), 0);
+        fclose(f);
+        size_t len;
+        char *text = read_file_or_die(path, &len);
+        char mark[64];
+        snprintf(mark, sizeof mark, "[cut: no end-of-text after %d tokens]", o.max_reply);
+        assert_int_equal(strstr(text, mark) != NULL, !ended);
+        int reply = ended ? n - 1 : n;  /* the reply's tokens, the end-of-text left out */
+        assert_int_equal(s.len, q.len + reply + 1);
+        assert_memory_equal(s.ctx + q.len, want, sizeof(int) * (size_t)reply);
+        assert_int_equal(s.ctx[s.len - 1], eot);
+        cuts += !ended;
+        free(text);
+        remove(path);
+        chat_free(&q);
+    }
+    assert_true(cuts > 0);  /* the random fixture model rambles: the cut case did happen */
+    speaker_free(&s);
+}
+
 /* ---- 2. the window ---- */
 
 static void test_a_full_window_drops_the_oldest_turns_whole(void **state) {
@@ -236,6 +278,7 @@ static void test_chat_refuses_a_missing_or_mismatched_checkpoint_with_one_line(v
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_turn_is_the_prompt_in_chat_format_then_the_reply_then_end_of_text),
+        cmocka_unit_test(test_a_reply_without_end_of_text_is_cut_marked_and_closed),
         cmocka_unit_test(test_a_full_window_drops_the_oldest_turns_whole),
         cmocka_unit_test(test_chat_answers_a_scripted_conversation_and_exits_cleanly_at_eof),
         cmocka_unit_test(test_chat_compare_answers_every_line_with_both_checkpoints),

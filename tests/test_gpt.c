@@ -651,7 +651,7 @@ static void test_sampling_with_the_kv_cache_gives_the_same_tokens_as_without(voi
 /* A kept sampler (what PPO's rollouts use) must sample exactly what
  * gpt_sample samples, call after call; after an optimiser step, once
  * refreshed, exactly what gpt_sample samples from the new weights. */
-typedef struct { int seen[32], n, stop_at; } TokenLog;
+typedef struct { int seen[40], n, stop_at; } TokenLog;
 
 static int log_token(void *ctx, int token) {
     TokenLog *t = ctx;
@@ -666,17 +666,26 @@ static void sample_with_stale_weights(void *sampler) {
     gpt_sampler_run(sampler, prompt, 1, out, 2, -1, 1.0f, 0, &r, NULL, NULL);
 }
 
+static void sample_past_the_context(void *sampler) {
+    GPTSampler *s = sampler;
+    int maxT = s->m->config.maxT, prompt[4] = {1, 2, 3, 4}, out[64];
+    Rng r;
+    rng_seed(&r, 1);
+    gpt_sampler_run(s, prompt, 4, out, maxT - 2, -1, 1.0f, 0, &r, NULL, NULL);  /* 4 + maxT-2 = maxT+2 */
+}
+
 static void test_a_kept_sampler_samples_what_gpt_sample_does_before_and_after_an_update(void **state) {
     (void)state;
-    enum { N = 4, NEW = 20 };
+    enum { N = 4, NEW = 20, MAXT = 32 };
     GPT m;
-    gpt_build(&m, gpt_config(32, 50, 2, 2, 16), 13);
+    gpt_build(&m, gpt_config(MAXT, 50, 2, 2, 16), 13);
     randomize_params(&m, 14);
     int prompt[N] = {7, 1, 30, 2};
     GPTSampler s;
     gpt_sampler_init(&s, &m);
     AdamWConfig opt = {0.9f, 0.95f, 1e-8f, 0.0f};
     int inputs[8] = {1, 2, 3, 4, 5, 6, 7, 8}, targets[8] = {2, 3, 4, 5, 6, 7, 8, 9};
+    int first[2][NEW];  /* each round's tokens from seed 50 */
     for (int round = 0; round < 2; round++) {
         if (round == 1) {
             train_step(&m, inputs, targets, 1, 8, 0.05f, &opt);
@@ -693,19 +702,41 @@ static void test_a_kept_sampler_samples_what_gpt_sample_does_before_and_after_an
             assert_int_equal(na, NEW);
             assert_int_equal(nb, NEW);
             assert_memory_equal(a, b, sizeof a);
-            if (round == 1 && trial == 1) {
-                /* the token callback sees every token in order, and a nonzero
-                 * return stops after that token */
-                rng_seed(&r2, 51);
-                TokenLog log = {.n = 0, .stop_at = 6};
-                int c[NEW];
-                assert_int_equal(gpt_sampler_run(&s, prompt, N, c, NEW, -1, 1.0f, 0, &r2, log_token, &log), 6);
-                assert_int_equal(log.n, 6);
-                assert_memory_equal(log.seen, a, sizeof(int) * 6);
-                assert_memory_equal(c, a, sizeof(int) * 6);
-            }
+            if (trial == 0) memcpy(first[round], a, sizeof a);
         }
     }
+    /* the update changed what is sampled, so the comparison above could fail
+     * if the refresh were missing */
+    assert_true(memcmp(first[0], first[1], sizeof first[0]) != 0);
+
+    /* the longest run the cache allows, prompt + new = maxT + 1, is still
+     * the reference sampler's; one more token is refused */
+    enum { LONG = MAXT + 1 - N };
+    Rng r1, r2;
+    rng_seed(&r1, 60);
+    rng_seed(&r2, 60);
+    int a[LONG], b[LONG];
+    assert_int_equal(gpt_sample_uncached(&m, prompt, N, a, LONG, -1, 1.0f, 0, &r1), LONG);
+    assert_int_equal(gpt_sampler_run(&s, prompt, N, b, LONG, -1, 1.0f, 0, &r2, NULL, NULL), LONG);
+    assert_memory_equal(a, b, sizeof a);
+    expect_death(sample_past_the_context, &s, "outgrow");
+
+    /* the token callback sees every token in order; a nonzero return stops
+     * after that token, and so does the stop token (chat uses both) */
+    TokenLog log = {.n = 0, .stop_at = 6};
+    int c[NEW];
+    rng_seed(&r2, 60);
+    assert_int_equal(gpt_sampler_run(&s, prompt, N, c, NEW, -1, 1.0f, 0, &r2, log_token, &log), 6);
+    assert_int_equal(log.n, 6);
+    assert_memory_equal(log.seen, a, sizeof(int) * 6);
+    assert_memory_equal(c, a, sizeof(int) * 6);
+    int stop = a[3], at = 0;  /* the first occurrence of the 4th token */
+    while (a[at] != stop) at++;
+    TokenLog all = {.n = 0, .stop_at = -1};
+    rng_seed(&r2, 60);
+    assert_int_equal(gpt_sampler_run(&s, prompt, N, c, NEW, stop, 1.0f, 0, &r2, log_token, &all), at + 1);
+    assert_int_equal(all.n, at + 1);
+    assert_memory_equal(all.seen, a, sizeof(int) * (size_t)(at + 1));
     gpt_sampler_free(&s);
     gpt_free(&m);
 }
