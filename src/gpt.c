@@ -481,6 +481,17 @@ float gpt_clip_grad(GPT *m, float max_norm) {
     return grad_clip(m->grads_memory, m->num_parameters, max_norm);
 }
 
+void gpt_random_windows(const int *tokens, size_t n, int B, int T, int *inputs, int *targets, Rng *rng) {
+    if (n <= (size_t)T) die("a token stream of %zu tokens has no window of %d + 1", n, T);
+    for (int b = 0; b < B; b++) {
+        size_t off = (size_t)rng_below(rng, (int)(n - (size_t)T));
+        for (int t = 0; t < T; t++) {
+            inputs[b * T + t] = tokens[off + t];
+            targets[b * T + t] = tokens[off + t + 1];
+        }
+    }
+}
+
 void gpt_update(GPT *m, float lr, const AdamWConfig *cfg) {
     if (!m->m_memory) {
         m->m_memory = calloc_or_die(m->num_parameters, sizeof(float), "AdamW's first moment");

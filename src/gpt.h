@@ -188,6 +188,12 @@ float gpt_lm_loss(GPT *m, const int *targets, const float *weights);
  * same targets and weights); call after gpt_lm_loss. */
 void gpt_lm_loss_backward(GPT *m, const int *targets, const float *weights, float scale);
 
+/* B random windows of T+1 consecutive tokens from a token stream of n > T:
+ * inputs (B,T) are the first T of each, targets (B,T) the last T (each
+ * position predicts the next token). The batches of pre-training and of
+ * PPO-ptx. */
+void gpt_random_windows(const int *tokens, size_t n, int B, int T, int *inputs, int *targets, Rng *rng);
+
 /* Sets the parameter gradients to zero (gradients accumulate otherwise). */
 void gpt_zero_grad(GPT *m);
 

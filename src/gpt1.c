@@ -92,18 +92,6 @@ static void apply_fast(Options *o, int pretrain) {
 
 /* ---- the token stream (pre-training data) ---- */
 
-/* B random windows of T+1 tokens: inputs are the first T, targets the last T
- * (each position predicts the next token). */
-static void sample_batch(const int *tokens, size_t n, int B, int T, int *inputs, int *targets, Rng *rng) {
-    for (int b = 0; b < B; b++) {
-        size_t off = (size_t)rng_below(rng, (int)(n - (size_t)T));  /* n > T checked by the caller */
-        for (int t = 0; t < T; t++) {
-            inputs[b * T + t] = tokens[off + t];
-            targets[b * T + t] = tokens[off + t + 1];
-        }
-    }
-}
-
 /* Mean loss over consecutive windows of the validation stream (at most
  * max_batches batches of B x T), the same windows every time. */
 static float eval_loss(GPT *m, const int *tokens, size_t n, int B, int T, int max_batches,
@@ -253,7 +241,7 @@ static void pretrain(const Options *o) {
     for (int step = first_step; step < o->steps; step++) {
         double t0 = now_seconds();
         /* L1: next-token cross-entropy on a random batch of the corpus */
-        sample_batch(tokens, n, B, T, inputs, targets, &rng);
+        gpt_random_windows(tokens, n, B, T, inputs, targets, &rng);
         gpt_forward(&m, inputs, B, T);
         float loss = gpt_lm_loss(&m, targets, NULL);
         check_finite("the training loss", loss, step, o->out);

@@ -46,8 +46,9 @@
  * rollouts per minibatch, T the longest sequence of a batch, K the response
  * tokens of a batch, C channels, V vocabulary, Vp V padded.
  *
- * Left out: PPO-ptx (InstructGPT's pretraining-gradient mix), an entropy
- * bonus, a separate value network, reward whitening; the paper's 256k
+ * Optional (--ptx-coef): PPO-ptx, InstructGPT's pretraining mix (ptx_gradient).
+ *
+ * Left out: an entropy bonus, a separate value network, reward whitening; the paper's 256k
  * episodes (here a few thousand).
  */
 #include "gpt.h"
@@ -77,6 +78,9 @@ typedef struct {
     float kl_target;       /* > 0: adapt beta towards this KL (Ziegler et al. 2019) */
     int kl_horizon;        /* ... over this many rollouts */
     float penalty;         /* the score of a response with no end-of-text */
+    float ptx_coef;        /* PPO-ptx: weight of the pretraining LM loss, 0 = off */
+    const char *ptx_data;  /* ... the pretraining tokens it is computed on */
+    int ptx_batch;         /* ... windows of PTX_T tokens per policy step */
 } Options;
 
 /* Defaults: what RLHF-NOTES.md found at our scale (64 rollouts, responses of
@@ -105,6 +109,7 @@ static Options defaults(void) {
     o.clip_eps = 0.2f; o.vf_clip = 0.2f; o.vf_coef = 0.5f; o.gamma = 1.0f; o.lambda = 0.95f;
     o.beta = 0.3f; o.kl_target = 0.0f; o.kl_horizon = 640;
     o.penalty = -5.0f;
+    o.ptx_coef = 0.0f; o.ptx_data = "out/pretrain.bin"; o.ptx_batch = 4;
     return o;
 }
 
@@ -394,6 +399,7 @@ typedef struct {
     float loss, pg_loss, vf_loss;  /* means over the batch's tokens */
     float clipfrac;                /* fraction of tokens where the surrogate was clipped */
     float approx_kl;               /* mean 1/2 (log pi - log pi_old)^2: how far the policy has moved */
+    float ptx_loss;                /* PPO-ptx: the LM loss on the pretraining windows (0 when off) */
 } LossStats;
 
 /* Given the logits (M*T, Vp) and tb->value of the current policy, the loss
@@ -433,10 +439,42 @@ static LossStats ppo_loss(TokenBatch *tb, const float *logits, int V, int Vp, fl
     return st;
 }
 
+/* ---- PPO-ptx: the pretraining mix ---- */
+
+/* InstructGPT (Ouyang et al. 2022, eq. 2) adds gamma times the pretraining
+ * log-likelihood to the objective,
+ *     objective(phi) = E[ r - beta log(pi/pi_SFT) ] + gamma E_{x ~ pretrain}[ log pi(x) ],
+ * so that PPO does not wear away what it never asks about. Here each policy
+ * step also takes gamma times the language-modelling loss of a few random
+ * windows of the pretraining corpus. Off by default (notes/07-ppo.md). */
+#define PTX_T 64  /* tokens per window */
+
+typedef struct {
+    float coef;              /* gamma; 0 = off */
+    int B;                   /* windows per policy step */
+    const int *data;         /* the pretraining tokens */
+    size_t n;
+    int *inputs, *targets;   /* (B, PTX_T) */
+    Rng rng;                 /* its own: the rollouts draw the same with or without it */
+} Ptx;
+
+/* ADDS coef * dLM/dtheta of B fresh windows to the policy's gradients and
+ * returns the LM loss. Call it after the PPO loss's gpt_backward: its forward
+ * overwrites the activations that backward reads. */
+static float ptx_gradient(GPT *policy, Ptx *p) {
+    gpt_random_windows(p->data, p->n, p->B, PTX_T, p->inputs, p->targets, &p->rng);
+    gpt_forward(policy, p->inputs, p->B, PTX_T);
+    float loss = gpt_lm_loss(policy, p->targets, NULL);
+    gpt_lm_loss_backward(policy, p->targets, NULL, p->coef);
+    gpt_backward(policy, policy->dlogits, NULL);
+    return loss;
+}
+
 /* One optimisation step on a minibatch: forward, ppo_loss, the value head's
- * backward into the hidden states, gpt_backward from both, clip, AdamW. */
+ * backward into the hidden states, gpt_backward from both, with PPO-ptx the
+ * pretraining term's gradient added (ptx may be NULL), clip, AdamW. */
 static LossStats ppo_minibatch(GPT *policy, LinearHead *vhead, TokenBatch *tb, const Options *o,
-                               const AdamWConfig *adam, int train_policy) {
+                               const AdamWConfig *adam, int train_policy, Ptx *ptx) {
     const GPTConfig *c = &policy->config;
     size_t BT = (size_t)tb->M * tb->T;
     gpt_forward(policy, tb->inputs, tb->M, tb->T);
@@ -452,6 +490,7 @@ static LossStats ppo_minibatch(GPT *policy, LinearHead *vhead, TokenBatch *tb, c
     /* the policy's gradient arrives through the logits, the value's through the hidden states */
     if (train_policy) {
         gpt_backward(policy, policy->dlogits, policy->dhidden);
+        if (ptx && ptx->coef > 0.0f) st.ptx_loss = ptx_gradient(policy, ptx);
         head_clip_together(vhead, policy->grads_memory, policy->num_parameters, o->grad_clip);
         gpt_update(policy, o->lr, adam);
     } else {
@@ -634,6 +673,8 @@ typedef struct {
     RewardModel rm;       /* r_theta, frozen */
     PromptSet train, heldout;
     int eot;
+    int *ptx_tokens;      /* PPO-ptx's pretraining tokens (NULL when off) */
+    size_t ptx_n;
 } World;
 
 /* Many sampled answers, judged: a low-noise measure of a policy, taken with
@@ -789,6 +830,12 @@ static void ppo_run(World *w, const StartEval *start, const Options *o, const ch
     Rollouts ro;
     rollouts_alloc(&ro, o->rollouts, o->max_response, policy.config.maxT);
     TokenBatch tb = {0};
+    Ptx ptx = {o->ptx_coef, o->ptx_batch, w->ptx_tokens, w->ptx_n, NULL, NULL, {0}};
+    if (ptx.coef > 0.0f) {
+        ptx.inputs = malloc_or_die(sizeof(int) * (size_t)ptx.B * PTX_T, "ptx inputs");
+        ptx.targets = malloc_or_die(sizeof(int) * (size_t)ptx.B * PTX_T, "ptx targets");
+        rng_seed(&ptx.rng, (uint64_t)o->seed * 7919 + 2);
+    }
     int P = w->train.n, M = o->rollouts / o->minibatches;
     int *perm = malloc_or_die(sizeof(int) * (size_t)ro.n, "rollout order");
     char **after = calloc_or_die((size_t)P, sizeof(char *), "greedy answers after");
@@ -840,9 +887,10 @@ static void ppo_run(World *w, const StartEval *start, const Options *o, const ch
             rng_shuffle(&rng, perm, ro.n);
             for (int i0 = 0; i0 + M <= ro.n; i0 += M) {
                 layout_batch(&tb, &ro, perm + i0, M, w->eot);
-                LossStats l = ppo_minibatch(&policy, &vhead, &tb, o, &adam, iter >= o->value_warmup);
+                LossStats l = ppo_minibatch(&policy, &vhead, &tb, o, &adam, iter >= o->value_warmup, &ptx);
                 check_finite("the PPO loss", l.loss, name, iter + 1);
-                sum.pg_loss += l.pg_loss; sum.vf_loss += l.vf_loss;
+                check_finite("the PPO-ptx loss", l.ptx_loss, name, iter + 1);
+                sum.pg_loss += l.pg_loss; sum.vf_loss += l.vf_loss; sum.ptx_loss += l.ptx_loss;
                 sum.clipfrac += l.clipfrac; sum.approx_kl += l.approx_kl;
                 steps++;
             }
@@ -865,6 +913,7 @@ static void ppo_run(World *w, const StartEval *start, const Options *o, const ch
                "clip %.3f | vf %.4f | beta %.3f",
                name, iter, o->iters, st.rm, st.rule, st.k1, st.k3, (double)entropy, st.len,
                steps ? (double)sum.clipfrac / steps : 0.0, steps ? (double)sum.vf_loss / steps : 0.0, (double)beta);
+        if (ptx.coef > 0.0f && steps) printf(" | ptx LM %.3f", (double)sum.ptx_loss / steps);
         if (evaluated) printf(" | greedy ppo %+.3f heldout %+.3f", (double)g_train.score, (double)g_held.score);
         printf(" | %.0f s\n", secs);
         if (o->kl_target > 0.0f && !last) beta = adapt_beta(beta, (float)st.k1, o->kl_target, ro.n, o->kl_horizon);
@@ -899,6 +948,8 @@ static void ppo_run(World *w, const StartEval *start, const Options *o, const ch
     free(after_ended);
     free(perm);
     token_batch_free(&tb);
+    free(ptx.inputs);
+    free(ptx.targets);
     rollouts_free(&ro);
     gpt_sampler_free(&sampler);
     head_free(&vhead);
@@ -939,6 +990,9 @@ static void usage(void) {
            "  --kl-target X        > 0: adapt beta towards this KL per response, 0 = fixed beta (%g)\n"
            "  --kl-horizon N       the adaptive controller's horizon, in rollouts (%d)\n"
            "  --penalty X          score of a response with no end-of-text (%g)\n"
+           "  --ptx-coef X         PPO-ptx: weight gamma of the pretraining LM loss, 0 = off (%g)\n"
+           "  --ptx-data PATH      PPO-ptx: the pretraining tokens (%s)\n"
+           "  --ptx-batch N        PPO-ptx: windows of %d tokens per policy step (%d)\n"
            "  --grad-clip X        gradient-norm clip (%g)\n"
            "  --eval-every N       greedy answers judged every N iterations (%d)\n"
            "  --eval-samples N     sampled answers per prompt judged before and after (%d)\n"
@@ -953,6 +1007,7 @@ static void usage(void) {
            d.max_response, (double)d.temperature, d.epochs, d.minibatches, (double)d.lr, (double)d.value_lr,
            (double)d.adam_eps, (double)d.clip_eps, (double)d.vf_clip, (double)d.vf_coef, (double)d.gamma,
            (double)d.lambda, (double)d.beta, (double)d.kl_target, d.kl_horizon, (double)d.penalty,
+           (double)d.ptx_coef, d.ptx_data, PTX_T, d.ptx_batch,
            (double)d.grad_clip, d.eval_every, d.eval_samples, d.show, d.hack_out, d.seed);
 }
 
@@ -961,7 +1016,7 @@ enum {
     OPT_ITERS, OPT_VWARMUP, OPT_ROLLOUTS, OPT_MAXRESP, OPT_TEMP, OPT_EPOCHS, OPT_MINIBATCHES, OPT_LR,
     OPT_VALUELR, OPT_ADAMEPS, OPT_CLIPEPS, OPT_VFCLIP, OPT_VFCOEF, OPT_GAMMA, OPT_LAMBDA, OPT_BETA,
     OPT_KLTARGET, OPT_KLHORIZON, OPT_PENALTY, OPT_GRADCLIP, OPT_EVAL, OPT_EVALSAMPLES, OPT_SHOW, OPT_HACKOUT,
-    OPT_NOHACK, OPT_SEED, OPT_THREADS, OPT_FAST, OPT_HELP
+    OPT_NOHACK, OPT_SEED, OPT_THREADS, OPT_FAST, OPT_HELP, OPT_PTXCOEF, OPT_PTXDATA, OPT_PTXBATCH
 };
 
 /* Parses argv into o; --fast is applied first so that explicit flags win. */
@@ -979,6 +1034,7 @@ static void parse_flags(Options *o, int argc, char **argv) {
         {"grad-clip", 1, 0, OPT_GRADCLIP}, {"eval-every", 1, 0, OPT_EVAL}, {"eval-samples", 1, 0, OPT_EVALSAMPLES},
         {"show", 1, 0, OPT_SHOW}, {"hack-out", 1, 0, OPT_HACKOUT}, {"no-hack-run", 0, 0, OPT_NOHACK},
         {"seed", 1, 0, OPT_SEED}, {"threads", 1, 0, OPT_THREADS}, {"fast", 0, 0, OPT_FAST},
+        {"ptx-coef", 1, 0, OPT_PTXCOEF}, {"ptx-data", 1, 0, OPT_PTXDATA}, {"ptx-batch", 1, 0, OPT_PTXBATCH},
         {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
     for (int i = 1; i < argc; i++) if (strcmp(argv[i], "--fast") == 0) apply_fast(o);
     int opt;
@@ -1014,6 +1070,9 @@ static void parse_flags(Options *o, int argc, char **argv) {
         case OPT_KLTARGET: o->kl_target = parse_float_flag("kl-target", a, 0.0f, 1000.0f); break;
         case OPT_KLHORIZON: o->kl_horizon = (int)parse_long_flag("kl-horizon", a, 1, 100000000); break;
         case OPT_PENALTY: o->penalty = parse_float_flag("penalty", a, -100.0f, 100.0f); break;
+        case OPT_PTXCOEF: o->ptx_coef = parse_float_flag("ptx-coef", a, 0.0f, 1000.0f); break;
+        case OPT_PTXDATA: o->ptx_data = a; break;
+        case OPT_PTXBATCH: o->ptx_batch = (int)parse_long_flag("ptx-batch", a, 1, 4096); break;
         case OPT_GRADCLIP: o->grad_clip = parse_float_flag("grad-clip", a, 0.0f, 1e6f); break;
         case OPT_EVAL: o->eval_every = (int)parse_long_flag("eval-every", a, 1, 1000000); break;
         case OPT_EVALSAMPLES: o->eval_samples = (int)parse_long_flag("eval-samples", a, 0, 100000); break;
@@ -1047,9 +1106,14 @@ static void load_world(World *w, const Options *o) {
     w->heldout = load_prompts(&w->tok, o->prompts, "heldout", o->max_response, w->reference.config.maxT);
     if (w->train.n == 0) die("%s has no prompts of set ppo to train on", o->prompts);
     w->eot = tokenizer_special_id(&w->tok, TOK_EOT);
+    if (o->ptx_coef > 0.0f) {
+        w->ptx_tokens = tokens_load(o->ptx_data, &w->ptx_n, w->tok.vocab_size);
+        if (w->ptx_n <= PTX_T) die("%s: %zu tokens, fewer than one window of %d + 1", o->ptx_data, w->ptx_n, PTX_T);
+    }
 }
 
 static void free_world(World *w) {
+    free(w->ptx_tokens);
     free_prompts(&w->train);
     free_prompts(&w->heldout);
     reward_model_free(&w->rm);

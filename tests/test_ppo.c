@@ -436,46 +436,148 @@ static void test_ppo_loss_gradient_matches_finite_differences(void **state) {
     assert_true(fabsf(got_dv[3]) > 0.1f);     /* outside the band, unclipped */
 }
 
-static void test_a_ppo_step_lowers_the_loss_of_its_minibatch(void **state) {
-    (void)state;
+/* A minibatch of 8 rollouts of a tiny policy, laid out for ppo_minibatch:
+ * the same every time it is built. */
+typedef struct {
     GPT policy, reference;
-    tiny_model(&policy, 41);
-    tiny_model(&reference, 41);
     LinearHead vh;
-    head_build(&vh, 1, policy.config.C, 0.0f, 1);
-    PromptSet ps = fixture_prompts("ppo", 6, policy.config.maxT);
+    PromptSet ps;
     Rollouts ro;
-    rollouts_alloc(&ro, 8, 6, policy.config.maxT);
-    for (int b = 0; b < ro.n; b++) ro.prompt[b] = b % ps.n;
+    TokenBatch tb;
+} Minibatch;
+
+static void minibatch_build(Minibatch *mb) {
+    memset(mb, 0, sizeof *mb);
+    tiny_model(&mb->policy, 41);
+    tiny_model(&mb->reference, 41);
+    head_build(&mb->vh, 1, mb->policy.config.C, 0.0f, 1);
+    mb->ps = fixture_prompts("ppo", 6, mb->policy.config.maxT);
+    rollouts_alloc(&mb->ro, 8, 6, mb->policy.config.maxT);
+    for (int b = 0; b < mb->ro.n; b++) mb->ro.prompt[b] = b % mb->ps.n;
     Rng rng;
     rng_seed(&rng, 9);
-    sample_rollouts(&policy, &ps, &ro, &rng);
-    for (int b = 0; b < ro.n; b++) ro.score[b] = (b % 3) - 1.0f;
-    TokenBatch tb = {0};
+    sample_rollouts(&mb->policy, &mb->ps, &mb->ro, &rng);
+    for (int b = 0; b < mb->ro.n; b++) mb->ro.score[b] = (b % 3) - 1.0f;
     int eot = tokenizer_special_id(&tok, TOK_EOT);
-    evaluate_rollouts(&policy, &vh, &reference, &ro, 8, 1.0f, &tb, eot);
-    compute_advantages(&ro, 0.1f, 1.0f, 0.95f);
+    evaluate_rollouts(&mb->policy, &mb->vh, &mb->reference, &mb->ro, 8, 1.0f, &mb->tb, eot);
+    compute_advantages(&mb->ro, 0.1f, 1.0f, 0.95f);
     int idx[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    layout_batch(&tb, &ro, idx, 8, eot);
+    layout_batch(&mb->tb, &mb->ro, idx, 8, eot);
+}
+
+static void minibatch_free(Minibatch *mb) {
+    token_batch_free(&mb->tb);
+    rollouts_free(&mb->ro);
+    free_prompts(&mb->ps);
+    head_free(&mb->vh);
+    gpt_free(&mb->policy);
+    gpt_free(&mb->reference);
+}
+
+static void test_a_ppo_step_lowers_the_loss_of_its_minibatch(void **state) {
+    (void)state;
+    Minibatch mb;
+    minibatch_build(&mb);
     Options o = defaults();
     o.lr = 1e-3f;
     o.value_lr = 1e-3f;
     AdamWConfig adam = {0.9f, 0.999f, 1e-8f, 0.0f};
-    LossStats before = ppo_minibatch(&policy, &vh, &tb, &o, &adam, 1);
+    LossStats before = ppo_minibatch(&mb.policy, &mb.vh, &mb.tb, &o, &adam, 1, NULL);
     assert_float_equal(before.approx_kl, 0.0f, 1e-9f);  /* first step: pi = pi_old */
-    gpt_forward(&policy, tb.inputs, tb.M, tb.T);
-    head_forward(&vh, tb.value, policy.acts.lnf, tb.row, tb.K);
-    LossStats after = ppo_loss(&tb, policy.acts.logits, policy.config.V, policy.config.Vp, 1.0f, o.clip_eps,
-                               o.vf_clip, o.vf_coef, NULL);
+    gpt_forward(&mb.policy, mb.tb.inputs, mb.tb.M, mb.tb.T);
+    head_forward(&mb.vh, mb.tb.value, mb.policy.acts.lnf, mb.tb.row, mb.tb.K);
+    LossStats after = ppo_loss(&mb.tb, mb.policy.acts.logits, mb.policy.config.V, mb.policy.config.Vp, 1.0f,
+                               o.clip_eps, o.vf_clip, o.vf_coef, NULL);
     assert_true(after.loss < before.loss - 1e-4f);
     assert_true(after.pg_loss < before.pg_loss);
     assert_true(after.approx_kl > 0.0f);
-    token_batch_free(&tb);
-    rollouts_free(&ro);
-    free_prompts(&ps);
-    head_free(&vh);
-    gpt_free(&policy);
-    gpt_free(&reference);
+    minibatch_free(&mb);
+}
+
+/* ---- PPO-ptx ---- */
+
+/* A stream of n tokens that repeats a short sentence: something to model. */
+static int *ptx_stream(size_t n) {
+    int *t = malloc_or_die(sizeof(int) * n, "ptx tokens");
+    for (size_t i = 0; i < n; i++) t[i] = (int)((i * 7) % 23);
+    return t;
+}
+
+/* ptx_gradient ADDS gamma times the language-model gradient of its windows
+ * to whatever gradient is already there (the PPO loss's): after it, the
+ * gradient is exactly G0 + gamma * dLM/dtheta, and it returns that LM loss. */
+static void test_ptx_adds_gamma_times_the_lm_gradient_to_the_ppo_gradient(void **state) {
+    (void)state;
+    GPT m;
+    tiny_model(&m, 51);
+    size_t n = 500, P = m.num_parameters;
+    int *data = ptx_stream(n);
+    int inputs[2 * PTX_T], targets[2 * PTX_T];
+    Ptx ptx = {2.5f, 2, data, n, inputs, targets, {0}};
+    rng_seed(&ptx.rng, 3);
+    /* the LM gradient alone, on the windows ptx_gradient is about to draw */
+    Rng same = ptx.rng;
+    int in2[2 * PTX_T], tg2[2 * PTX_T];
+    gpt_random_windows(data, n, 2, PTX_T, in2, tg2, &same);
+    gpt_zero_grad(&m);
+    gpt_forward(&m, in2, 2, PTX_T);
+    float lm = gpt_lm_loss(&m, tg2, NULL);
+    gpt_lm_loss_backward(&m, tg2, NULL, 1.0f);
+    gpt_backward(&m, m.dlogits, NULL);
+    float *g_lm = copy_floats(m.grads_memory, P);
+    /* a gradient already there, as the PPO loss leaves it */
+    test_seed(52);
+    float *g0 = random_floats(P, -0.01f, 0.01f);
+    memcpy(m.grads_memory, g0, sizeof(float) * P);
+    float loss = ptx_gradient(&m, &ptx);
+    assert_float_equal(loss, lm, 1e-6f);
+    /* equal up to float rounding: the sums inside gpt_backward run over the
+     * scaled terms, so compare against the largest gradient, not each one */
+    double worst = 0.0, largest = 0.0;
+    for (size_t i = 0; i < P; i++) {
+        double want = (double)g0[i] + 2.5 * (double)g_lm[i];
+        double d = fabs(m.grads_memory[i] - want);
+        if (d > worst) worst = d;
+        if (fabs(2.5 * g_lm[i]) > largest) largest = fabs(2.5 * g_lm[i]);
+    }
+    assert_true(largest > 1e-3);
+    assert_true(worst < 1e-5 * largest);
+    free(g0);
+    free(g_lm);
+    free(data);
+    gpt_free(&m);
+}
+
+/* The pretraining term runs its own forward after the PPO backward. Were it
+ * run before, it would overwrite the activations the PPO gradient is computed
+ * from. With a vanishing gamma the step must be the plain PPO step. */
+static void test_ptx_with_a_vanishing_gamma_leaves_the_ppo_step_unchanged(void **state) {
+    (void)state;
+    Minibatch a, b;
+    minibatch_build(&a);
+    minibatch_build(&b);
+    Options o = defaults();
+    o.lr = 1e-3f;
+    o.value_lr = 1e-3f;
+    AdamWConfig adam = {0.9f, 0.999f, 1e-8f, 0.0f};
+    size_t n = 500, P = a.policy.num_parameters;
+    int *data = ptx_stream(n);
+    int inputs[4 * PTX_T], targets[4 * PTX_T];
+    Ptx ptx = {1e-12f, 4, data, n, inputs, targets, {0}};
+    rng_seed(&ptx.rng, 3);
+    LossStats plain = ppo_minibatch(&a.policy, &a.vh, &a.tb, &o, &adam, 1, NULL);
+    LossStats mixed = ppo_minibatch(&b.policy, &b.vh, &b.tb, &o, &adam, 1, &ptx);
+    assert_float_equal(plain.loss, mixed.loss, 0.0f);
+    assert_true(mixed.ptx_loss > 0.0f);  /* the pretraining term did run */
+    double worst = 0.0;
+    for (size_t i = 0; i < P; i++) {
+        double d = fabs(a.policy.params_memory[i] - b.policy.params_memory[i]);
+        if (d > worst) worst = d;
+    }
+    assert_true(worst < 1e-7);
+    free(data);
+    minibatch_free(&a);
+    minibatch_free(&b);
 }
 
 static void test_a_place_question_answered_with_a_colour_is_counted_as_the_hack(void **state) {
@@ -530,6 +632,33 @@ static int count_lines_starting(const char *text, const char *prefix) {
     return n;
 }
 
+/* --ptx-coef mixes the pretraining loss into every policy step: the run
+ * reads the token file, reports the LM loss per iteration, and still
+ * writes its log and policy. */
+static void test_ppo_fast_with_ptx_reports_the_pretraining_loss(void **state) {
+    (void)state;
+    Files f;
+    write_files(&f);
+    char data[256];
+    temp_path(data, sizeof data, "ppo-ptx.bin");
+    int *t = ptx_stream(300);
+    tokens_save(data, t, 300);
+    free(t);
+    const char *args[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
+                          "--prompts", f.prompts, "--log", f.log, "--out", f.out, "--no-hack-run",
+                          "--ptx-coef", "1", "--ptx-data", data, "--threads", "1", NULL};
+    char *out = NULL, *err = NULL;
+    int status = run_program_io("ppo", args, NULL, &out, NULL, &err);
+    if (status != 0) print_error("ppo failed (%d): %s\n", status, err);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "| ptx LM "));
+    assert_true(file_exists(f.out));
+    free(out);
+    free(err);
+    remove(data);
+    remove_files(&f);
+}
+
 static void test_ppo_fast_runs_both_runs_into_one_log_and_saves_both_policies(void **state) {
     (void)state;
     Files f;
@@ -581,6 +710,10 @@ static void test_ppo_refuses_bad_input_with_one_line(void **state) {
                                    "--tokenizer", merges, "--prompts", f.prompts, "--log", f.log, "--out", f.out,
                                    "--hack-out", f.hack, NULL};
     expect_error(missing_model, "no-such-sft.bin");
+    const char *missing_ptx[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
+                                 "--prompts", f.prompts, "--log", f.log, "--out", f.out, "--hack-out", f.hack,
+                                 "--ptx-coef", "1", "--ptx-data", "build/tmp/no-such-tokens.bin", NULL};
+    expect_error(missing_ptx, "no-such-tokens.bin");
     const char *bad_flag[] = {"--fast", "--no-such-flag", NULL};
     expect_error(bad_flag, "--no-such-flag");
     const char *bad_split[] = {"--fast", "--rollouts", "10", "--minibatches", "4", NULL};
@@ -622,8 +755,11 @@ int main(void) {
         cmocka_unit_test(test_whitened_advantages_have_mean_zero_and_unit_std),
         cmocka_unit_test(test_ppo_loss_gradient_matches_finite_differences),
         cmocka_unit_test(test_a_ppo_step_lowers_the_loss_of_its_minibatch),
+        cmocka_unit_test(test_ptx_adds_gamma_times_the_lm_gradient_to_the_ppo_gradient),
+        cmocka_unit_test(test_ptx_with_a_vanishing_gamma_leaves_the_ppo_step_unchanged),
         cmocka_unit_test(test_a_place_question_answered_with_a_colour_is_counted_as_the_hack),
         cmocka_unit_test(test_ppo_fast_runs_both_runs_into_one_log_and_saves_both_policies),
+        cmocka_unit_test(test_ppo_fast_with_ptx_reports_the_pretraining_loss),
         cmocka_unit_test(test_ppo_refuses_bad_input_with_one_line),
     };
     return cmocka_run_group_tests_name("ppo", tests, fx_group_setup, fx_group_teardown);
