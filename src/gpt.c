@@ -481,6 +481,27 @@ float gpt_clip_grad(GPT *m, float max_norm) {
     return grad_clip(m->grads_memory, m->num_parameters, max_norm);
 }
 
+float gpt_eval_loss(GPT *m, const int *tokens, size_t n, int B, int T, int max_batches, int *inputs,
+                    int *targets) {
+    size_t windows = (n - 1) / (size_t)T;
+    int nb = (int)(windows / (size_t)B);
+    if (nb > max_batches) nb = max_batches;
+    if (nb == 0) return NAN;
+    double sum = 0.0;
+    for (int k = 0; k < nb; k++) {
+        for (int b = 0; b < B; b++) {
+            size_t off = ((size_t)k * B + b) * (size_t)T;
+            for (int t = 0; t < T; t++) {
+                inputs[b * T + t] = tokens[off + t];
+                targets[b * T + t] = tokens[off + t + 1];
+            }
+        }
+        gpt_forward(m, inputs, B, T);
+        sum += gpt_lm_loss(m, targets, NULL);
+    }
+    return (float)(sum / nb);
+}
+
 void gpt_random_windows(const int *tokens, size_t n, int B, int T, int *inputs, int *targets, Rng *rng) {
     if (n <= (size_t)T) die("a token stream of %zu tokens has no window of %d + 1", n, T);
     for (int b = 0; b < B; b++) {

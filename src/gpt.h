@@ -188,6 +188,14 @@ float gpt_lm_loss(GPT *m, const int *targets, const float *weights);
  * same targets and weights); call after gpt_lm_loss. */
 void gpt_lm_loss_backward(GPT *m, const int *targets, const float *weights, float scale);
 
+/* The mean LM loss over consecutive windows of a token stream, the same
+ * windows every time: at most max_batches batches of B x T (inputs and
+ * targets are scratch of B*T each). NAN if the stream has no full batch.
+ * Rung 1's validation loss, and PPO's measure of forgetting. */
+#define GPT_EVAL_BATCHES 16
+float gpt_eval_loss(GPT *m, const int *tokens, size_t n, int B, int T, int max_batches, int *inputs,
+                    int *targets);
+
 /* B random windows of T+1 consecutive tokens from a token stream of n > T:
  * inputs (B,T) are the first T of each, targets (B,T) the last T (each
  * position predicts the next token). The batches of pre-training and of

@@ -94,27 +94,6 @@ static void apply_fast(Options *o, int pretrain) {
 
 /* Mean loss over consecutive windows of the validation stream (at most
  * max_batches batches of B x T), the same windows every time. */
-static float eval_loss(GPT *m, const int *tokens, size_t n, int B, int T, int max_batches,
-                       int *inputs, int *targets) {
-    size_t windows = (n - 1) / (size_t)T;
-    int nb = (int)(windows / (size_t)B);
-    if (nb > max_batches) nb = max_batches;
-    if (nb == 0) return NAN;
-    double sum = 0.0;
-    for (int k = 0; k < nb; k++) {
-        for (int b = 0; b < B; b++) {
-            size_t off = ((size_t)k * B + b) * (size_t)T;
-            for (int t = 0; t < T; t++) {
-                inputs[b * T + t] = tokens[off + t];
-                targets[b * T + t] = tokens[off + t + 1];
-            }
-        }
-        gpt_forward(m, inputs, B, T);
-        sum += gpt_lm_loss(m, targets, NULL);
-    }
-    return (float)(sum / nb);
-}
-
 /* Entropy of the corpus's unigram distribution, in nats per token: the loss
  * of the best model that ignores context. Pre-training must go far below it. */
 static double unigram_entropy(const int *tokens, size_t n, int V) {
@@ -258,7 +237,7 @@ static void pretrain(const Options *o) {
         int last = step == o->steps - 1;
         int evaluated = (step % o->eval_every == 0) || last;
         if (evaluated) {
-            val_loss = eval_loss(&m, val, nval, B, T, 16, inputs, targets);
+            val_loss = gpt_eval_loss(&m, val, nval, B, T, GPT_EVAL_BATCHES, inputs, targets);
             check_finite("the validation loss", val_loss, step, o->out);
             gpt_save(&m, o->out);  /* the last good checkpoint, replaced atomically */
             gpt_save_state(&m, state_path, rng.state, ema);

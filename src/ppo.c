@@ -81,6 +81,7 @@ typedef struct {
     float ptx_coef;        /* PPO-ptx: weight of the pretraining LM loss, 0 = off */
     const char *ptx_data;  /* ... the pretraining tokens it is computed on */
     int ptx_batch;         /* ... windows of PTX_T tokens per policy step */
+    const char *lm_val;    /* held-out pretraining tokens: forgetting, measured ("" = skip) */
 } Options;
 
 /* Defaults: what RLHF-NOTES.md found at our scale (64 rollouts, responses of
@@ -110,6 +111,7 @@ static Options defaults(void) {
     o.beta = 0.3f; o.kl_target = 0.0f; o.kl_horizon = 640;
     o.penalty = -5.0f;
     o.ptx_coef = 0.0f; o.ptx_data = "out/pretrain.bin"; o.ptx_batch = 4;
+    o.lm_val = "out/val.bin";
     return o;
 }
 
@@ -675,6 +677,8 @@ typedef struct {
     int eot;
     int *ptx_tokens;      /* PPO-ptx's pretraining tokens (NULL when off) */
     size_t ptx_n;
+    int *val_tokens;      /* held-out pretraining text, for lm_loss (NULL: not measured) */
+    size_t val_n;
 } World;
 
 /* Many sampled answers, judged: a low-noise measure of a policy, taken with
@@ -712,11 +716,26 @@ static Sampled sampled_eval(GPT *policy, World *w, const PromptSet *ps, int per_
     return s;
 }
 
+/* What PPO costs the language model: its loss on held-out pretraining text,
+ * the windows and batches of rung 1's validation loss (gpt_eval_loss). NAN
+ * when not measured (--lm-val ""). */
+static float lm_loss(GPT *m, const World *w) {
+    if (!w->val_tokens) return NAN;
+    int B = 8, T = m->config.maxT;
+    int *inputs = malloc_or_die(sizeof(int) * (size_t)B * T, "lm inputs");
+    int *targets = malloc_or_die(sizeof(int) * (size_t)B * T, "lm targets");
+    float loss = gpt_eval_loss(m, w->val_tokens, w->val_n, B, T, GPT_EVAL_BATCHES, inputs, targets);
+    free(inputs);
+    free(targets);
+    return loss;
+}
+
 /* The starting policy judged once. Every run starts from the same --model
  * (the SFT model), so the runs share its evaluation. */
 typedef struct {
     Sampled sampled, sampled_held;  /* many sampled answers: ppo prompts, held-out prompts */
     Greedy greedy, greedy_held;     /* greedy answers */
+    float lm;                       /* lm_loss */
     int n;                          /* the ppo prompts */
     char **answers;                 /* its greedy answers to them, for print_answers */
     int *answers_ended;
@@ -739,6 +758,7 @@ static StartEval start_eval(World *w, const Options *o) {
     s.greedy_held = greedy_eval(&policy, &w->tok, &w->heldout, o->max_response, NULL, NULL);
     s.sampled = sampled_eval(&policy, w, &w->train, o->eval_samples, o);
     s.sampled_held = sampled_eval(&policy, w, &w->heldout, o->eval_samples, o);
+    s.lm = lm_loss(&policy, w);
     gpt_free(&policy);
     return s;
 }
@@ -936,6 +956,10 @@ static void ppo_run(World *w, const StartEval *start, const Options *o, const ch
            (double)s_last_held.rule, name, (double)g_first.score, (double)g_train.score, (double)g_first_held.score,
            (double)g_held.score, name, ema_kl, s_first.hacked, s_first.places, s_last.hacked, s_last.places,
            g_first.hacked, g_first.places, g_train.hacked, g_train.places);
+    if (w->val_tokens) {
+        printf("[%s]   language model on held-out pretraining text (%s): loss %.3f -> %.3f nats/token\n", name,
+               o->lm_val, (double)start->lm, (double)lm_loss(&policy, w));
+    }
     print_answers(name, &w->train, o->show, start->answers, start->answers_ended, after, after_ended);
     gpt_save(&policy, out);
     char *hpath = head_path_for(out);
@@ -993,6 +1017,7 @@ static void usage(void) {
            "  --ptx-coef X         PPO-ptx: weight gamma of the pretraining LM loss, 0 = off (%g)\n"
            "  --ptx-data PATH      PPO-ptx: the pretraining tokens (%s)\n"
            "  --ptx-batch N        PPO-ptx: windows of %d tokens per policy step (%d)\n"
+           "  --lm-val PATH        held-out pretraining tokens: the LM loss before/after, \"\" = skip (%s)\n"
            "  --grad-clip X        gradient-norm clip (%g)\n"
            "  --eval-every N       greedy answers judged every N iterations (%d)\n"
            "  --eval-samples N     sampled answers per prompt judged before and after (%d)\n"
@@ -1007,7 +1032,7 @@ static void usage(void) {
            d.max_response, (double)d.temperature, d.epochs, d.minibatches, (double)d.lr, (double)d.value_lr,
            (double)d.adam_eps, (double)d.clip_eps, (double)d.vf_clip, (double)d.vf_coef, (double)d.gamma,
            (double)d.lambda, (double)d.beta, (double)d.kl_target, d.kl_horizon, (double)d.penalty,
-           (double)d.ptx_coef, d.ptx_data, PTX_T, d.ptx_batch,
+           (double)d.ptx_coef, d.ptx_data, PTX_T, d.ptx_batch, d.lm_val,
            (double)d.grad_clip, d.eval_every, d.eval_samples, d.show, d.hack_out, d.seed);
 }
 
@@ -1016,7 +1041,7 @@ enum {
     OPT_ITERS, OPT_VWARMUP, OPT_ROLLOUTS, OPT_MAXRESP, OPT_TEMP, OPT_EPOCHS, OPT_MINIBATCHES, OPT_LR,
     OPT_VALUELR, OPT_ADAMEPS, OPT_CLIPEPS, OPT_VFCLIP, OPT_VFCOEF, OPT_GAMMA, OPT_LAMBDA, OPT_BETA,
     OPT_KLTARGET, OPT_KLHORIZON, OPT_PENALTY, OPT_GRADCLIP, OPT_EVAL, OPT_EVALSAMPLES, OPT_SHOW, OPT_HACKOUT,
-    OPT_NOHACK, OPT_SEED, OPT_THREADS, OPT_FAST, OPT_HELP, OPT_PTXCOEF, OPT_PTXDATA, OPT_PTXBATCH
+    OPT_NOHACK, OPT_SEED, OPT_THREADS, OPT_FAST, OPT_HELP, OPT_PTXCOEF, OPT_PTXDATA, OPT_PTXBATCH, OPT_LMVAL
 };
 
 /* Parses argv into o; --fast is applied first so that explicit flags win. */
@@ -1035,6 +1060,7 @@ static void parse_flags(Options *o, int argc, char **argv) {
         {"show", 1, 0, OPT_SHOW}, {"hack-out", 1, 0, OPT_HACKOUT}, {"no-hack-run", 0, 0, OPT_NOHACK},
         {"seed", 1, 0, OPT_SEED}, {"threads", 1, 0, OPT_THREADS}, {"fast", 0, 0, OPT_FAST},
         {"ptx-coef", 1, 0, OPT_PTXCOEF}, {"ptx-data", 1, 0, OPT_PTXDATA}, {"ptx-batch", 1, 0, OPT_PTXBATCH},
+        {"lm-val", 1, 0, OPT_LMVAL},
         {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
     for (int i = 1; i < argc; i++) if (strcmp(argv[i], "--fast") == 0) apply_fast(o);
     int opt;
@@ -1072,6 +1098,7 @@ static void parse_flags(Options *o, int argc, char **argv) {
         case OPT_PENALTY: o->penalty = parse_float_flag("penalty", a, -100.0f, 100.0f); break;
         case OPT_PTXCOEF: o->ptx_coef = parse_float_flag("ptx-coef", a, 0.0f, 1000.0f); break;
         case OPT_PTXDATA: o->ptx_data = a; break;
+        case OPT_LMVAL: o->lm_val = a; break;
         case OPT_PTXBATCH: o->ptx_batch = (int)parse_long_flag("ptx-batch", a, 1, 4096); break;
         case OPT_GRADCLIP: o->grad_clip = parse_float_flag("grad-clip", a, 0.0f, 1e6f); break;
         case OPT_EVAL: o->eval_every = (int)parse_long_flag("eval-every", a, 1, 1000000); break;
@@ -1106,6 +1133,7 @@ static void load_world(World *w, const Options *o) {
     w->heldout = load_prompts(&w->tok, o->prompts, "heldout", o->max_response, w->reference.config.maxT);
     if (w->train.n == 0) die("%s has no prompts of set ppo to train on", o->prompts);
     w->eot = tokenizer_special_id(&w->tok, TOK_EOT);
+    if (o->lm_val[0]) w->val_tokens = tokens_load(o->lm_val, &w->val_n, w->tok.vocab_size);
     if (o->ptx_coef > 0.0f) {
         w->ptx_tokens = tokens_load(o->ptx_data, &w->ptx_n, w->tok.vocab_size);
         if (w->ptx_n <= PTX_T) die("%s: %zu tokens, fewer than one window of %d + 1", o->ptx_data, w->ptx_n, PTX_T);
@@ -1114,6 +1142,7 @@ static void load_world(World *w, const Options *o) {
 
 static void free_world(World *w) {
     free(w->ptx_tokens);
+    free(w->val_tokens);
     free_prompts(&w->train);
     free_prompts(&w->heldout);
     reward_model_free(&w->rm);

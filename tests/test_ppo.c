@@ -593,7 +593,7 @@ static void test_a_place_question_answered_with_a_colour_is_counted_as_the_hack(
 
 /* Tiny files for an end-to-end run: an SFT stand-in, a reward model with a
  * random head, and the prompts. */
-typedef struct { char model[256], reward[256], rhead[256], prompts[256], log[256], out[256], hack[256]; } Files;
+typedef struct { char model[256], reward[256], rhead[256], prompts[256], log[256], out[256], hack[256], val[256]; } Files;
 
 static void write_files(Files *f) {
     temp_path(f->model, sizeof f->model, "ppo-sft.bin");
@@ -603,6 +603,10 @@ static void write_files(Files *f) {
     temp_path(f->log, sizeof f->log, "ppo.tsv");
     temp_path(f->out, sizeof f->out, "ppo-out.bin");
     temp_path(f->hack, sizeof f->hack, "ppo-beta0.bin");
+    temp_path(f->val, sizeof f->val, "ppo-val.bin");  /* stands in for out/val.bin, which a clean clone lacks */
+    int *val = ptx_stream(2000);
+    tokens_save(f->val, val, 2000);
+    free(val);
     fx_write_model(f->model, tok.vocab_size, 64);
     fx_write_model(f->reward, tok.vocab_size, 64);
     LinearHead h;
@@ -613,7 +617,7 @@ static void write_files(Files *f) {
 }
 
 static void remove_files(const Files *f) {
-    const char *all[] = {f->model, f->reward, f->rhead, f->prompts, f->log, f->out, f->hack};
+    const char *all[] = {f->model, f->reward, f->rhead, f->prompts, f->log, f->out, f->hack, f->val};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) remove(all[i]);
     char *h = head_path_for(f->out);
     remove(h);
@@ -646,12 +650,13 @@ static void test_ppo_fast_with_ptx_reports_the_pretraining_loss(void **state) {
     free(t);
     const char *args[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
                           "--prompts", f.prompts, "--log", f.log, "--out", f.out, "--no-hack-run",
-                          "--ptx-coef", "1", "--ptx-data", data, "--threads", "1", NULL};
+                          "--ptx-coef", "1", "--ptx-data", data, "--lm-val", "", "--threads", "1", NULL};
     char *out = NULL, *err = NULL;
     int status = run_program_io("ppo", args, NULL, &out, NULL, &err);
     if (status != 0) print_error("ppo failed (%d): %s\n", status, err);
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "| ptx LM "));
+    assert_null(strstr(out, "language model on held-out"));  /* --lm-val "": not measured */
     assert_true(file_exists(f.out));
     free(out);
     free(err);
@@ -665,12 +670,16 @@ static void test_ppo_fast_runs_both_runs_into_one_log_and_saves_both_policies(vo
     write_files(&f);
     const char *args[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
                           "--prompts", f.prompts, "--log", f.log, "--out", f.out, "--hack-out", f.hack,
-                          "--threads", "1", NULL};
-    char *err = NULL;
-    int status = run_program("ppo", args, &err);
+                          "--lm-val", f.val, "--threads", "1", NULL};
+    char *out = NULL, *err = NULL;
+    int status = run_program_io("ppo", args, NULL, &out, NULL, &err);
     if (status != 0) print_error("ppo failed (%d): %s\n", status, err);
     assert_int_equal(status, 0);
     free(err);
+    /* each run reports what it cost the language model on held-out text */
+    assert_int_equal(count_lines_starting(out, "[beta0.3]   language model on held-out pretraining text"), 1);
+    assert_int_equal(count_lines_starting(out, "[beta0]   language model on held-out pretraining text"), 1);
+    free(out);
     size_t len;
     char *log = read_file_or_die(f.log, &len);
     assert_true(strncmp(log, "run\titer\tbeta\trm_score\trule_score\tkl_k1\tkl_k3", 44) == 0);
@@ -712,8 +721,13 @@ static void test_ppo_refuses_bad_input_with_one_line(void **state) {
     expect_error(missing_model, "no-such-sft.bin");
     const char *missing_ptx[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
                                  "--prompts", f.prompts, "--log", f.log, "--out", f.out, "--hack-out", f.hack,
-                                 "--ptx-coef", "1", "--ptx-data", "build/tmp/no-such-tokens.bin", NULL};
+                                 "--lm-val", f.val, "--ptx-coef", "1", "--ptx-data", "build/tmp/no-such-tokens.bin",
+                                 NULL};
     expect_error(missing_ptx, "no-such-tokens.bin");
+    const char *missing_val[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
+                                 "--prompts", f.prompts, "--log", f.log, "--out", f.out, "--hack-out", f.hack,
+                                 "--lm-val", "build/tmp/no-such-val.bin", NULL};
+    expect_error(missing_val, "no-such-val.bin");
     const char *bad_flag[] = {"--fast", "--no-such-flag", NULL};
     expect_error(bad_flag, "--no-such-flag");
     const char *bad_split[] = {"--fast", "--rollouts", "10", "--minibatches", "4", NULL};
