@@ -481,6 +481,23 @@ float gpt_clip_grad(GPT *m, float max_norm) {
     return grad_clip(m->grads_memory, m->num_parameters, max_norm);
 }
 
+void gpt_update(GPT *m, float lr, const AdamWConfig *cfg) {
+    if (!m->m_memory) {
+        m->m_memory = calloc_or_die(m->num_parameters, sizeof(float), "AdamW's first moment");
+        m->v_memory = calloc_or_die(m->num_parameters, sizeof(float), "AdamW's second moment");
+    }
+    m->step++;
+    size_t off = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t n = m->param_sizes[i];
+        adamw_update(m->params_memory + off, m->grads_memory + off, m->m_memory + off,
+                     m->v_memory + off, n, cfg, lr, m->step, param_is_matrix[i]);
+        off += n;
+    }
+}
+
+/* ---- token streams: training windows, evaluation ---- */
+
 float gpt_eval_loss(GPT *m, const int *tokens, size_t n, int B, int T, int max_batches, int *inputs,
                     int *targets) {
     size_t windows = (n - 1) / (size_t)T;
@@ -510,21 +527,6 @@ void gpt_random_windows(const int *tokens, size_t n, int B, int T, int *inputs, 
             inputs[b * T + t] = tokens[off + t];
             targets[b * T + t] = tokens[off + t + 1];
         }
-    }
-}
-
-void gpt_update(GPT *m, float lr, const AdamWConfig *cfg) {
-    if (!m->m_memory) {
-        m->m_memory = calloc_or_die(m->num_parameters, sizeof(float), "AdamW's first moment");
-        m->v_memory = calloc_or_die(m->num_parameters, sizeof(float), "AdamW's second moment");
-    }
-    m->step++;
-    size_t off = 0;
-    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
-        size_t n = m->param_sizes[i];
-        adamw_update(m->params_memory + off, m->grads_memory + off, m->m_memory + off,
-                     m->v_memory + off, n, cfg, lr, m->step, param_is_matrix[i]);
-        off += n;
     }
 }
 

@@ -188,19 +188,6 @@ float gpt_lm_loss(GPT *m, const int *targets, const float *weights);
  * same targets and weights); call after gpt_lm_loss. */
 void gpt_lm_loss_backward(GPT *m, const int *targets, const float *weights, float scale);
 
-/* The mean LM loss over consecutive windows of a token stream, the same
- * windows every time: at most max_batches batches of B x T (inputs and
- * targets are scratch of B*T each). NAN if the stream has no full batch.
- * Rung 1's validation loss, and PPO's measure of forgetting. */
-#define GPT_EVAL_BATCHES 16
-float gpt_eval_loss(GPT *m, const int *tokens, size_t n, int B, int T, int max_batches, int *inputs,
-                    int *targets);
-
-/* B random windows of T+1 consecutive tokens from a token stream of n > T:
- * inputs (B,T) are the first T of each, targets (B,T) the last T (each
- * position predicts the next token). The batches of pre-training and of
- * PPO-ptx. */
-void gpt_random_windows(const int *tokens, size_t n, int B, int T, int *inputs, int *targets, Rng *rng);
 
 /* Sets the parameter gradients to zero (gradients accumulate otherwise). */
 void gpt_zero_grad(GPT *m);
@@ -217,6 +204,22 @@ float gpt_clip_grad(GPT *m, float max_norm);
 
 /* One AdamW step with learning rate lr; decay only on 2-D tensors. */
 void gpt_update(GPT *m, float lr, const AdamWConfig *cfg);
+
+/* ---- token streams ---- */
+
+/* The mean LM loss over consecutive windows of a token stream, the same
+ * windows every time: at most max_batches batches of B x T (inputs and
+ * targets are scratch of B*T each). NAN if the stream has no full batch.
+ * Rung 1's validation loss, and PPO's measure of forgetting. */
+#define GPT_EVAL_BATCHES 16
+float gpt_eval_loss(GPT *m, const int *tokens, size_t n, int B, int T, int max_batches, int *inputs,
+                    int *targets);
+
+/* B random windows of T+1 consecutive tokens from a token stream of n > T:
+ * inputs (B,T) are the first T of each, targets (B,T) the last T (each
+ * position predicts the next token). The batches of pre-training and of
+ * PPO-ptx. */
+void gpt_random_windows(const int *tokens, size_t n, int B, int T, int *inputs, int *targets, Rng *rng);
 
 /* ---- generation ---- */
 

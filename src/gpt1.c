@@ -92,8 +92,6 @@ static void apply_fast(Options *o, int pretrain) {
 
 /* ---- the token stream (pre-training data) ---- */
 
-/* Mean loss over consecutive windows of the validation stream (at most
- * max_batches batches of B x T), the same windows every time. */
 /* Entropy of the corpus's unigram distribution, in nats per token: the loss
  * of the best model that ignores context. Pre-training must go far below it. */
 static double unigram_entropy(const int *tokens, size_t n, int V) {

@@ -449,14 +449,14 @@ static LossStats ppo_loss(TokenBatch *tb, const float *logits, int V, int Vp, fl
  * so that PPO does not wear away what it never asks about. Here each policy
  * step also takes gamma times the language-modelling loss of a few random
  * windows of the pretraining corpus. Off by default (notes/07-ppo.md). */
-#define PTX_T 64  /* tokens per window */
+#define PTX_T 64  /* tokens per window (fewer if the context is shorter) */
 
 typedef struct {
     float coef;              /* gamma; 0 = off */
-    int B;                   /* windows per policy step */
+    int B, T;                /* windows per policy step, tokens per window */
     const int *data;         /* the pretraining tokens */
     size_t n;
-    int *inputs, *targets;   /* (B, PTX_T) */
+    int *inputs, *targets;   /* (B, T) */
     Rng rng;                 /* its own: the rollouts draw the same with or without it */
 } Ptx;
 
@@ -464,8 +464,8 @@ typedef struct {
  * returns the LM loss. Call it after the PPO loss's gpt_backward: its forward
  * overwrites the activations that backward reads. */
 static float ptx_gradient(GPT *policy, Ptx *p) {
-    gpt_random_windows(p->data, p->n, p->B, PTX_T, p->inputs, p->targets, &p->rng);
-    gpt_forward(policy, p->inputs, p->B, PTX_T);
+    gpt_random_windows(p->data, p->n, p->B, p->T, p->inputs, p->targets, &p->rng);
+    gpt_forward(policy, p->inputs, p->B, p->T);
     float loss = gpt_lm_loss(policy, p->targets, NULL);
     gpt_lm_loss_backward(policy, p->targets, NULL, p->coef);
     gpt_backward(policy, policy->dlogits, NULL);
@@ -716,12 +716,13 @@ static Sampled sampled_eval(GPT *policy, World *w, const PromptSet *ps, int per_
     return s;
 }
 
-/* What PPO costs the language model: its loss on held-out pretraining text,
- * the windows and batches of rung 1's validation loss (gpt_eval_loss). NAN
- * when not measured (--lm-val ""). */
+/* What PPO costs the language model: its loss on held-out pretraining text
+ * (gpt_eval_loss over the same windows as rung 1's validation loss with its
+ * default batch of 8 x 128). NAN when not measured (--lm-val ""). */
+#define LM_VAL_B 8
 static float lm_loss(GPT *m, const World *w) {
     if (!w->val_tokens) return NAN;
-    int B = 8, T = m->config.maxT;
+    int B = LM_VAL_B, T = m->config.maxT;
     int *inputs = malloc_or_die(sizeof(int) * (size_t)B * T, "lm inputs");
     int *targets = malloc_or_die(sizeof(int) * (size_t)B * T, "lm targets");
     float loss = gpt_eval_loss(m, w->val_tokens, w->val_n, B, T, GPT_EVAL_BATCHES, inputs, targets);
@@ -850,10 +851,11 @@ static void ppo_run(World *w, const StartEval *start, const Options *o, const ch
     Rollouts ro;
     rollouts_alloc(&ro, o->rollouts, o->max_response, policy.config.maxT);
     TokenBatch tb = {0};
-    Ptx ptx = {o->ptx_coef, o->ptx_batch, w->ptx_tokens, w->ptx_n, NULL, NULL, {0}};
+    Ptx ptx = {.coef = o->ptx_coef, .B = o->ptx_batch, .T = PTX_T < policy.config.maxT ? PTX_T : policy.config.maxT,
+               .data = w->ptx_tokens, .n = w->ptx_n};
     if (ptx.coef > 0.0f) {
-        ptx.inputs = malloc_or_die(sizeof(int) * (size_t)ptx.B * PTX_T, "ptx inputs");
-        ptx.targets = malloc_or_die(sizeof(int) * (size_t)ptx.B * PTX_T, "ptx targets");
+        ptx.inputs = malloc_or_die(sizeof(int) * (size_t)ptx.B * ptx.T, "ptx inputs");
+        ptx.targets = malloc_or_die(sizeof(int) * (size_t)ptx.B * ptx.T, "ptx targets");
         rng_seed(&ptx.rng, (uint64_t)o->seed * 7919 + 2);
     }
     int P = w->train.n, M = o->rollouts / o->minibatches;
@@ -933,7 +935,7 @@ static void ppo_run(World *w, const StartEval *start, const Options *o, const ch
                "clip %.3f | vf %.4f | beta %.3f",
                name, iter, o->iters, st.rm, st.rule, st.k1, st.k3, (double)entropy, st.len,
                steps ? (double)sum.clipfrac / steps : 0.0, steps ? (double)sum.vf_loss / steps : 0.0, (double)beta);
-        if (ptx.coef > 0.0f && steps) printf(" | ptx LM %.3f", (double)sum.ptx_loss / steps);
+        if (ptx.coef > 0.0f && steps && iter >= o->value_warmup) printf(" | ptx LM %.3f", (double)sum.ptx_loss / steps);
         if (evaluated) printf(" | greedy ppo %+.3f heldout %+.3f", (double)g_train.score, (double)g_held.score);
         printf(" | %.0f s\n", secs);
         if (o->kl_target > 0.0f && !last) beta = adapt_beta(beta, (float)st.k1, o->kl_target, ro.n, o->kl_horizon);
@@ -1099,7 +1101,7 @@ static void parse_flags(Options *o, int argc, char **argv) {
         case OPT_PTXCOEF: o->ptx_coef = parse_float_flag("ptx-coef", a, 0.0f, 1000.0f); break;
         case OPT_PTXDATA: o->ptx_data = a; break;
         case OPT_LMVAL: o->lm_val = a; break;
-        case OPT_PTXBATCH: o->ptx_batch = (int)parse_long_flag("ptx-batch", a, 1, 4096); break;
+        case OPT_PTXBATCH: o->ptx_batch = (int)parse_long_flag("ptx-batch", a, 1, 256); break;
         case OPT_GRADCLIP: o->grad_clip = parse_float_flag("grad-clip", a, 0.0f, 1e6f); break;
         case OPT_EVAL: o->eval_every = (int)parse_long_flag("eval-every", a, 1, 1000000); break;
         case OPT_EVALSAMPLES: o->eval_samples = (int)parse_long_flag("eval-samples", a, 0, 100000); break;
@@ -1133,7 +1135,11 @@ static void load_world(World *w, const Options *o) {
     w->heldout = load_prompts(&w->tok, o->prompts, "heldout", o->max_response, w->reference.config.maxT);
     if (w->train.n == 0) die("%s has no prompts of set ppo to train on", o->prompts);
     w->eot = tokenizer_special_id(&w->tok, TOK_EOT);
-    if (o->lm_val[0]) w->val_tokens = tokens_load(o->lm_val, &w->val_n, w->tok.vocab_size);
+    if (o->lm_val[0]) {
+        w->val_tokens = tokens_load(o->lm_val, &w->val_n, w->tok.vocab_size);
+        size_t need = (size_t)LM_VAL_B * w->reference.config.maxT + 1;
+        if (w->val_n < need) die("%s: %zu tokens, fewer than one batch of %zu", o->lm_val, w->val_n, need);
+    }
     if (o->ptx_coef > 0.0f) {
         w->ptx_tokens = tokens_load(o->ptx_data, &w->ptx_n, w->tok.vocab_size);
         if (w->ptx_n <= PTX_T) die("%s: %zu tokens, fewer than one window of %d + 1", o->ptx_data, w->ptx_n, PTX_T);
@@ -1168,8 +1174,11 @@ int main(int argc, char **argv) {
     char name[64];
     if (o.run_name) snprintf(name, sizeof name, "%s", o.run_name);
     else snprintf(name, sizeof name, "beta%g", (double)o.beta);
-    StartEval start = start_eval(&w, &o);
     double t0 = now_seconds();
+    StartEval start = start_eval(&w, &o);
+    printf("ppo: the starting policy judged once for both runs in %.0f s (greedy, and %d sampled answers per "
+           "prompt)\n", now_seconds() - t0, o.eval_samples);
+    t0 = now_seconds();
     ppo_run(&w, &start, &o, name, o.beta, o.out, log);
     printf("ppo: the %s run took %.0f s\n", name, now_seconds() - t0);
     if (o.hack_run && o.beta != 0.0f) {

@@ -513,7 +513,7 @@ static void test_ptx_adds_gamma_times_the_lm_gradient_to_the_ppo_gradient(void *
     size_t n = 500, P = m.num_parameters;
     int *data = ptx_stream(n);
     int inputs[2 * PTX_T], targets[2 * PTX_T];
-    Ptx ptx = {2.5f, 2, data, n, inputs, targets, {0}};
+    Ptx ptx = {.coef = 2.5f, .B = 2, .T = PTX_T, .data = data, .n = n, .inputs = inputs, .targets = targets};
     rng_seed(&ptx.rng, 3);
     /* the LM gradient alone, on the windows ptx_gradient is about to draw */
     Rng same = ptx.rng;
@@ -563,7 +563,7 @@ static void test_ptx_with_a_vanishing_gamma_leaves_the_ppo_step_unchanged(void *
     size_t n = 500, P = a.policy.num_parameters;
     int *data = ptx_stream(n);
     int inputs[4 * PTX_T], targets[4 * PTX_T];
-    Ptx ptx = {1e-12f, 4, data, n, inputs, targets, {0}};
+    Ptx ptx = {.coef = 1e-12f, .B = 4, .T = PTX_T, .data = data, .n = n, .inputs = inputs, .targets = targets};
     rng_seed(&ptx.rng, 3);
     LossStats plain = ppo_minibatch(&a.policy, &a.vh, &a.tb, &o, &adam, 1, NULL);
     LossStats mixed = ppo_minibatch(&b.policy, &b.vh, &b.tb, &o, &adam, 1, &ptx);
@@ -679,6 +679,7 @@ static void test_ppo_fast_runs_both_runs_into_one_log_and_saves_both_policies(vo
     /* each run reports what it cost the language model on held-out text */
     assert_int_equal(count_lines_starting(out, "[beta0.3]   language model on held-out pretraining text"), 1);
     assert_int_equal(count_lines_starting(out, "[beta0]   language model on held-out pretraining text"), 1);
+    assert_null(strstr(out, "nan"));
     free(out);
     size_t len;
     char *log = read_file_or_die(f.log, &len);
