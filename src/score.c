@@ -62,6 +62,14 @@ void score_candidates(GPT *m, const int *ctx, int nctx, int *const *cands, const
         check_lengths(m, nctx, lens[b]);
         if (lens[b] > maxlen) maxlen = lens[b];
     }
+    if (maxlen == 1) {
+        /* every candidate is one token, read from the same logits (those
+         * after the prompt): the prompt goes through the model once, not
+         * once per candidate */
+        gpt_forward(m, ctx, 1, nctx);
+        for (int b = 0; b < n; b++) out[b] = score_row(m, 0, nctx, nctx, cands[b], 1);
+        return;
+    }
     int T = nctx + maxlen;
     int *seq = malloc_or_die(sizeof(int) * (size_t)n * T, "prompt + candidates");
     for (int b = 0; b < n; b++) {

@@ -42,7 +42,9 @@ Score score_continuation(GPT *m, const int *ctx, int nctx, const int *cand, int 
 /* The same for n candidates at once, in one batched gpt_forward (B = n): row b
  * holds ctx + cands[b], right-padded to the longest candidate. Causal
  * attention keeps the padding out of every scored position, so each score
- * equals score_continuation's (to float rounding). Writes out[0..n). */
+ * equals score_continuation's (to float rounding). When every candidate is
+ * one token, one forward of the prompt alone (B = 1) serves them all.
+ * Writes out[0..n). */
 void score_candidates(GPT *m, const int *ctx, int nctx, int *const *cands, const int *lens, int n,
                       Score *out);
 

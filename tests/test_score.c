@@ -116,6 +116,31 @@ static void test_batched_candidates_score_the_same_as_one_at_a_time(void **state
     gpt_free(&m);
 }
 
+/* When every candidate is one token (the labels, colours and places of rungs
+ * 2 and 3), all are read from the logits after the prompt, so the prompt
+ * goes through the model once. Each still gets the score it gets alone. */
+static void test_one_token_candidates_share_one_forward_and_score_as_alone(void **state) {
+    (void)state;
+    GPT m;
+    tiny_model(&m, 14);
+    int ctx[7];
+    random_tokens(ctx, 7);
+    enum { N = 5 };
+    int toks[N];
+    random_tokens(toks, N);
+    int *cands[N], lens[N];
+    for (int i = 0; i < N; i++) { cands[i] = &toks[i]; lens[i] = 1; }
+    Score s[N];
+    score_candidates(&m, ctx, 7, cands, lens, N, s);
+    for (int i = 0; i < N; i++) {
+        Score alone = score_continuation(&m, ctx, 7, cands[i], 1);
+        check_close("one-token candidate: shared forward vs alone", &s[i].sum, &alone.sum, 1, 1e-6, 1e-6);
+        assert_true(fabs(s[i].sum - hand_logprob(&m, ctx, 7, cands[i], 1)) < 1e-4);
+        assert_int_equal(s[i].ntokens, 1);
+    }
+    gpt_free(&m);
+}
+
 /* ---- 2. choosing ---- */
 
 static void test_the_best_candidate_is_the_argmax_of_the_scores(void **state) {
@@ -349,6 +374,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_score_equals_the_hand_computed_log_softmax_of_the_logits),
         cmocka_unit_test(test_batched_candidates_score_the_same_as_one_at_a_time),
+        cmocka_unit_test(test_one_token_candidates_share_one_forward_and_score_as_alone),
         cmocka_unit_test(test_the_best_candidate_is_the_argmax_of_the_scores),
         cmocka_unit_test(test_sum_and_mean_can_pick_different_candidates),
         cmocka_unit_test(test_greedy_generation_is_the_argmax_and_stops_at_a_stop_token),
