@@ -851,8 +851,8 @@ static void ppo_run(World *w, const StartEval *start, const Options *o, const ch
     Rollouts ro;
     rollouts_alloc(&ro, o->rollouts, o->max_response, policy.config.maxT);
     TokenBatch tb = {0};
-    Ptx ptx = {.coef = o->ptx_coef, .B = o->ptx_batch, .T = PTX_T < policy.config.maxT ? PTX_T : policy.config.maxT,
-               .data = w->ptx_tokens, .n = w->ptx_n};
+    int ptx_T = PTX_T < policy.config.maxT ? PTX_T : policy.config.maxT;
+    Ptx ptx = {.coef = o->ptx_coef, .B = o->ptx_batch, .T = ptx_T, .data = w->ptx_tokens, .n = w->ptx_n};
     if (ptx.coef > 0.0f) {
         ptx.inputs = malloc_or_die(sizeof(int) * (size_t)ptx.B * ptx.T, "ptx inputs");
         ptx.targets = malloc_or_die(sizeof(int) * (size_t)ptx.B * ptx.T, "ptx targets");
@@ -935,7 +935,9 @@ static void ppo_run(World *w, const StartEval *start, const Options *o, const ch
                "clip %.3f | vf %.4f | beta %.3f",
                name, iter, o->iters, st.rm, st.rule, st.k1, st.k3, (double)entropy, st.len,
                steps ? (double)sum.clipfrac / steps : 0.0, steps ? (double)sum.vf_loss / steps : 0.0, (double)beta);
-        if (ptx.coef > 0.0f && steps && iter >= o->value_warmup) printf(" | ptx LM %.3f", (double)sum.ptx_loss / steps);
+        if (ptx.coef > 0.0f && steps && iter >= o->value_warmup) {
+            printf(" | ptx LM %.3f", (double)sum.ptx_loss / steps);
+        }
         if (evaluated) printf(" | greedy ppo %+.3f heldout %+.3f", (double)g_train.score, (double)g_held.score);
         printf(" | %.0f s\n", secs);
         if (o->kl_target > 0.0f && !last) beta = adapt_beta(beta, (float)st.k1, o->kl_target, ro.n, o->kl_horizon);
