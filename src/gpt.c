@@ -226,6 +226,7 @@ void gpt_save(const GPT *m, const char *path) {
     header[6] = c->C;
     header[7] = c->Vp;
     header[GPT_HEADER_STEP] = m->step;  /* ours; llm.c ignores header slots it does not know */
+    header[GPT_HEADER_TOKENIZER] = (int)m->tokenizer_id;
     AtomicFile af;
     atomic_open(&af, path);
     fwrite_or_die(header, sizeof(int), GPT_HEADER_INTS, af.f, af.tmp);
@@ -265,6 +266,7 @@ void gpt_load(GPT *m, const char *path) {
      * says: fine-tuning a loaded model is a new run. Only --resume, through
      * gpt_load_state, continues the recorded step. */
     m->saved_step = header[GPT_HEADER_STEP] > 0 ? header[GPT_HEADER_STEP] : 0;  /* 0 in llm.c's files */
+    m->tokenizer_id = (uint32_t)header[GPT_HEADER_TOKENIZER];
     m->step = 0;
 }
 
@@ -683,4 +685,20 @@ int gpt_sample(GPT *m, const int *tokens, int n, int *out, int max_new, int stop
     int produced = gpt_sampler_run(&s, tokens, n, out, max_new, stop_token, temperature, top_k, rng, NULL, NULL);
     gpt_sampler_free(&s);
     return produced;
+}
+
+/* ---- a model and its tokenizer ---- */
+
+void gpt_check_tokenizer(const GPT *m, const char *model_path, const Tokenizer *tok, const char *tok_path) {
+    if (m->config.V != tok->vocab_size) {
+        die("%s has a vocabulary of %d tokens, but the tokenizer %s has %d: they do not belong together",
+            model_path, m->config.V, tok_path, tok->vocab_size);
+    }
+    uint32_t id = tokenizer_id(tok);
+    if (m->tokenizer_id == 0) {
+        fprintf(stderr, "note: %s records no tokenizer (an older checkpoint); assuming %s\n", model_path, tok_path);
+    } else if (m->tokenizer_id != id) {
+        die("%s was trained with another tokenizer (id %08x) than %s (id %08x): they do not belong together",
+            model_path, m->tokenizer_id, tok_path, id);
+    }
 }

@@ -22,13 +22,16 @@
 #define GPTLADDER_GPT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "tensor.h"
+#include "tokenizer.h"
 
 #define GPT_MAGIC 20240326
 #define GPT_VERSION 3          /* llm.c's float32 checkpoint */
 #define GPT_HEADER_INTS 256
 #define GPT_VOCAB_PAD 64       /* Vp is V rounded up to a multiple of this */
 #define GPT_HEADER_STEP 8      /* header slot where we record the AdamW step (llm.c ignores it) */
+#define GPT_HEADER_TOKENIZER 9 /* header slot for the tokenizer's identity (tokenizer_id); 0: unknown */
 #define GPT_STATE_MAGIC 20241129
 #define GPT_STATE_VERSION 1
 #define GPT_STATE_HEADER_INTS 16
@@ -117,6 +120,7 @@ typedef struct {
     float *v_memory;   /* AdamW second moment */
     int step;          /* AdamW steps taken so far (0 after gpt_load: a new run) */
     int saved_step;    /* the step recorded in the loaded checkpoint (for --resume) */
+    uint32_t tokenizer_id;  /* tokenizer_id() of the tokenizer it was trained with; 0: not recorded */
     /* activations for the batch shape last used (capacity Bmax x Tmax) */
     ActivationTensors acts;
     float *acts_memory;
@@ -281,5 +285,14 @@ typedef struct {
     float *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
 } LayerParams;
 LayerParams gpt_layer_params(const ParamTensors *p, const GPTConfig *cfg, int l);
+
+/* ---- a model and its tokenizer ---- */
+
+/* The one check that a checkpoint and a tokenizer belong together: the same
+ * vocabulary size, and the tokenizer the checkpoint records (tokenizer_id in
+ * header slot GPT_HEADER_TOKENIZER) is this one. Dies with one line naming
+ * both files otherwise. A checkpoint that records none (an older file, or
+ * llm.c's) is accepted with a one-line note on stderr. */
+void gpt_check_tokenizer(const GPT *m, const char *model_path, const Tokenizer *tok, const char *tok_path);
 
 #endif

@@ -863,3 +863,18 @@ int *tokens_load(const char *path, size_t *n, int vocab_size) {
     *n = count;
     return tokens;
 }
+
+/* ---- identity ---- */
+
+uint32_t tokenizer_id(const Tokenizer *t) {
+    uint32_t h = 2166136261u;  /* FNV-1a, over the ints that define the tokenizer */
+    int n = 2 + 2 * t->nmerges;
+    for (int i = 0; i < n; i++) {
+        int v = i == 0 ? t->vocab_size : i == 1 ? t->nmerges : t->merges[i - 2];
+        for (int b = 0; b < 4; b++) {
+            h ^= (uint32_t)((unsigned)v >> (8 * b)) & 0xffu;
+            h *= 16777619u;
+        }
+    }
+    return h ? h : 1;
+}

@@ -50,6 +50,7 @@
 #define GPTLADDER_TOKENIZER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* ---- the vocabulary's fixed parts ---- */
@@ -134,6 +135,11 @@ const unsigned char *tokenizer_token_bytes(const Tokenizer *t, int id, int *len)
 
 /* The id of special token k (TOK_EOT .. TOK_ANSWER) in this vocabulary. */
 int tokenizer_special_id(const Tokenizer *t, int k);
+
+/* A 32-bit identity of the tokenizer (FNV-1a over its vocabulary size and
+ * merges; never 0): checkpoints and token files record it, so that a model is
+ * never paired with a tokenizer it was not trained with. */
+uint32_t tokenizer_id(const Tokenizer *t);
 
 /* Writes bytes[0..n) to f as a C-like string body: printable ASCII as is,
  * \" \\ \n \t \r, and \xNN for every other byte. Used by the merges file and

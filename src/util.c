@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -73,12 +74,34 @@ char *strdup_or_die(const char *s) {
 
 /* ---- checked file I/O ---- */
 
+/* What kind of thing st is, for a message: "a folder", "a FIFO", ... */
+static const char *kind_of(const struct stat *st) {
+    if (S_ISDIR(st->st_mode)) return "a folder";
+    if (S_ISFIFO(st->st_mode)) return "a FIFO";
+    if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) return "a device";
+    if (S_ISSOCK(st->st_mode)) return "a socket";
+    return "not a regular file";
+}
+
 FILE *fopen_or_die(const char *path, const char *mode) {
-    FILE *f = fopen(path, mode);
-    if (!f) {
-        die("cannot open %s for %s: %s", path, mode[0] == 'r' ? "reading" : "writing",
-            strerror(errno));
+    if (mode[0] != 'r') {
+        FILE *f = fopen(path, mode);
+        if (!f) die("cannot open %s for writing: %s", path, strerror(errno));
+        return f;
     }
+    /* Opened without blocking, so that a FIFO named as an input is refused
+     * instead of waiting forever for a writer; only regular files are read. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) die("cannot open %s for reading: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) die("cannot stat %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        die("cannot read %s: it is %s, not a regular file", path, kind_of(&st));
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, mode);
+    if (!f) die("cannot open %s for reading: %s", path, strerror(errno));
     return f;
 }
 
@@ -102,17 +125,78 @@ size_t file_size_or_die(FILE *f, const char *path) {
     return (size_t)st.st_size;
 }
 
-void require_folder_of(const char *path) {
+/* The folder part of path ("." when it has none); the caller frees it. */
+static char *folder_of(const char *path) {
     char *dir = strdup_or_die(path);
     char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            die("cannot write %s: folder %s does not exist (mkdir -p %s)", path, dir, dir);
-        }
-    }
+    if (!slash) { free(dir); return strdup_or_die("."); }
+    if (slash == dir) slash[1] = '\0'; else *slash = '\0';
+    return dir;
+}
+
+void require_folder_of(const char *path) {
+    char *dir = folder_of(path);
+    struct stat st;
+    if (stat(dir, &st) != 0) die("cannot write %s: folder %s does not exist (mkdir -p %s)", path, dir, dir);
+    if (!S_ISDIR(st.st_mode)) die("cannot write %s: %s is not a folder", path, dir);
     free(dir);
+}
+
+void require_writable(const char *path) {
+    require_folder_of(path);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        die("cannot write %s: it is %s; name a file", path, kind_of(&st));
+    }
+    /* a file can be created beside it (the PATH.tmp every write goes through) */
+    size_t n = strlen(path) + 5;
+    char *tmp = malloc_or_die(n, "a file name");
+    snprintf(tmp, n, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK, 0644);
+    int made = fd >= 0;
+    if (fd < 0 && errno == EEXIST) {  /* left by a killed run: it is overwritten later */
+        if (stat(tmp, &st) == 0 && !S_ISREG(st.st_mode)) die("cannot write %s: %s is %s", path, tmp, kind_of(&st));
+        fd = open(tmp, O_WRONLY | O_NONBLOCK);
+    }
+    if (fd < 0) die("cannot write %s: cannot create %s: %s", path, tmp, strerror(errno));
+    close(fd);
+    if (made) remove(tmp);
+    free(tmp);
+}
+
+void make_folder(const char *dir) {
+    char *p = strdup_or_die(dir);
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0') continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) die("cannot make folder %s: %s", p, strerror(errno));
+        *s = c;
+        if (c == '\0') break;
+    }
+    free(p);
+}
+
+/* path with its folder resolved (realpath) and its last part kept as given */
+static char *canonical(const char *path) {
+    char *dir = folder_of(path), *real = realpath(dir, NULL);
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t n = (real ? strlen(real) : strlen(dir)) + strlen(base) + 2;
+    char *out = malloc_or_die(n, "a file name");
+    snprintf(out, n, "%s/%s", real ? real : dir, base);
+    free(real);
+    free(dir);
+    return out;
+}
+
+int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char *ca = canonical(a), *cb = canonical(b);
+    int same = strcmp(ca, cb) == 0;
+    free(ca);
+    free(cb);
+    return same;
 }
 
 char *read_file_or_die(const char *path, size_t *len) {
@@ -175,6 +259,24 @@ void atomic_abort(AtomicFile *af) {
     if (af->tmp) remove(af->tmp);
     atomic_forget(af);
 }
+
+/* ---- logs: kept until the run that replaces them succeeds ---- */
+
+void log_open(AtomicFile *log, const char *path, int append) {
+    log->path = strdup_or_die(path);
+    size_t n = strlen(path) + 5;
+    log->tmp = malloc_or_die(n, "a file name");
+    snprintf(log->tmp, n, "%s.tmp", path);
+    log->f = fopen(log->tmp, append ? "a" : "w");
+    if (!log->f) die("cannot open %s for writing: %s", log->tmp, strerror(errno));
+    /* not registered with die(): a failed run's log stays as PATH.tmp */
+}
+
+void log_flush(AtomicFile *log) {
+    if (fflush(log->f) != 0 || ferror(log->f)) die("cannot write %s: %s", log->tmp, strerror(errno));
+}
+
+void log_commit(AtomicFile *log) { atomic_commit(log); }
 
 /* ---- TSV files ---- */
 

@@ -46,7 +46,10 @@ char *strdup_or_die(const char *s);
 
 /* ---- checked file I/O ---- */
 
-/* fopen that dies with "cannot open PATH for reading: <strerror>" */
+/* fopen that dies with "cannot open PATH for reading: <strerror>". Reading
+ * opens only regular files, without blocking: a FIFO, a folder or a device
+ * named as an input is refused ("cannot read PATH: it is a FIFO, not a
+ * regular file") instead of hanging. */
 FILE *fopen_or_die(const char *path, const char *mode);
 
 /* Reads exactly count items or dies, telling a short file ("PATH is truncated:
@@ -60,9 +63,22 @@ void fwrite_or_die(const void *buf, size_t size, size_t count, FILE *f, const ch
 size_t file_size_or_die(FILE *f, const char *path);
 
 /* Dies with "cannot write PATH: folder DIR does not exist (mkdir -p DIR)"
- * unless the folder PATH would be written into exists. Programs call it for
- * every output before they start, so a typo costs nothing already written. */
+ * (or "DIR is not a folder") unless the folder PATH would be written into
+ * exists. */
 void require_folder_of(const char *path);
+
+/* Proves, before any work, that PATH can be written: its folder exists, PATH
+ * is not a folder, a device or a FIFO ("cannot write PATH: it is a device"),
+ * and PATH.tmp can be created beside it. The flag table (cli.c) calls it for
+ * every output; a typo or a read-only folder costs nothing already computed. */
+void require_writable(const char *path);
+
+/* mkdir -p DIR; dies with the reason if a part cannot be made. */
+void make_folder(const char *dir);
+
+/* 1 when paths a and b name the same file (the same inode when both exist,
+ * the same resolved path when one does not). */
+int same_file(const char *a, const char *b);
 
 /* Reads a whole file into a NUL-terminated buffer (the NUL is not counted in
  * *len). The caller frees the buffer. Dies if the file cannot be read. */
@@ -83,6 +99,16 @@ void atomic_open(AtomicFile *af, const char *path);
 void atomic_commit(AtomicFile *af);
 /* Closes and removes PATH.tmp without touching PATH. */
 void atomic_abort(AtomicFile *af);
+
+/* ---- logs: kept until the run that replaces them succeeds ----
+ *
+ * A training log is written to PATH.tmp, flushed after every row (a crash
+ * loses nothing), and renamed over PATH only when the run has succeeded: a
+ * failed or killed run leaves the previous log intact and its own partial
+ * one as PATH.tmp (die() keeps it, unlike a checkpoint's temporary). */
+void log_open(AtomicFile *log, const char *path, int append);  /* append: continue PATH.tmp (--resume) */
+void log_flush(AtomicFile *log);    /* after each row; dies with "cannot write PATH.tmp: ..." */
+void log_commit(AtomicFile *log);   /* at the end of a successful run: PATH.tmp -> PATH */
 
 /* ---- TSV files: one record per line, fields separated by tabs ---- */
 
