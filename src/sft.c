@@ -94,7 +94,7 @@ static void parse_flags(Options *o, int argc, char **argv) {
         FLAG_END};
     Cli cli = {"sft", "fine-tune a pretrained GPT on prompt/answer demonstrations\n"
                       "                    (InstructGPT step 1), loss on the answer and end-of-text only",
-               flags, &o->seed, &o->threads};
+               flags, &o->seed, &o->threads, NULL};
     cli_parse(&cli, argc, argv);
 }
 
