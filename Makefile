@@ -231,11 +231,11 @@ plots: | build/.deps-ok
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_TARGETS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_LIB     := util gpt tensor tokenizer head
+FUZZ_LIB     := util gpt tensor tokenizer head instruct toyworld
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unknown-pragmas -MMD -MP -O1 -g \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc
 # fuzz.h records what a dying loader allocated and opened, through these wraps
-FUZZ_WRAP    := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=fopen,--wrap=fclose
+FUZZ_WRAP    := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=fopen,--wrap=fdopen,--wrap=fclose
 .PHONY: fuzz
 .SECONDARY: $(patsubst %,build/fuzz/obj/%.o,$(FUZZ_LIB))   # keep the objects between runs
 
