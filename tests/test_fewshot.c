@@ -1,7 +1,7 @@
 /* test_fewshot.c — what rung 3 (GPT-3 few-shot, chain of thought) promises,
  * one property per test. The rung is included whole (TESTING hides its
  * main), so the tests call build_prompt, draw_shots, encode_fitting,
- * parse_final_number and token_at directly.
+ * parse_final_number and prompt_token_at (score.c) directly.
  *
  *   1. The prompt builder writes exactly the formats of data/README.md.
  *   2. The shots: k in, k in the prompt; never the query's own answer line
@@ -302,7 +302,7 @@ static void test_the_answer_parser_takes_the_final_number(void **state) {
     assert_int_equal(v, -1);  /* untouched */
 }
 
-/* token_at maps a byte of the prompt text to the token that holds it, so the
+/* prompt_token_at maps a byte of the prompt text to the token that holds it, so the
  * induction probe reads the attention at each shot's value. */
 static void test_token_at_finds_the_token_of_each_shot_answer(void **state) {
     (void)state;
@@ -313,7 +313,7 @@ static void test_token_at_finds_the_token_of_each_shot_answer(void **state) {
     char *text = build_prompt(two, 2, &cat, FMT_ARROW, at);
     int *tokens = encode_prompt(&fx.tok, text, &n);
     for (int i = 0; i < 2; i++) {
-        int pos = token_at(&fx.tok, tokens, n, at[i]);
+        int pos = prompt_token_at(&fx.tok, tokens, n, at[i]);
         assert_true(pos > 0);
         size_t len;
         char *rest = tokenizer_decode(&fx.tok, tokens + pos, (size_t)(n - pos), &len);
@@ -323,7 +323,7 @@ static void test_token_at_finds_the_token_of_each_shot_answer(void **state) {
         assert_true(strncmp(rest, ans, strlen(ans)) == 0 || strncmp(rest, spaced, strlen(spaced)) == 0);
         free(rest);
     }
-    assert_int_equal(token_at(&fx.tok, tokens, n, 10000), -1);
+    assert_int_equal(prompt_token_at(&fx.tok, tokens, n, 10000), -1);
     free(tokens);
     free(text);
 }
