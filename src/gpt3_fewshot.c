@@ -5,38 +5,34 @@
  * GPT-3's claim (§2): "Few-Shot (FS) is the term we will use in this work to
  * refer to the setting where the model is given a few demonstrations of the
  * task at inference time as conditioning, but no weight updates are
- * allowed." K "can be any value from 0 to the maximum amount allowed by the
- * model's context window". The method (§2.4), as this file does it:
+ * allowed." The method (§2.4), as this file does it:
  *
  *   "we evaluate each example in the evaluation set by randomly drawing K
  *   examples from that task's training set as conditioning"
- *       -> draw_shots: k rows of data/fewshot_pool.tsv, seeded per query;
- *          never the query itself. (For the pairing task the query's own
- *          definition is one of the k, since nothing else could tell it.)
+ *       -> draw_shots: k rows of data/fewshot_pool.tsv, seeded per query,
+ *          never the query itself (but for the pairing task, whose query's
+ *          own definition is one of the k: nothing else could tell it).
  *   "delimited by 1 or 2 newlines depending on the task"
- *       -> build_prompt: our corpus ends a document at a newline and ends a
- *          sentence with " . ", so the shots are joined by " . " (the format
- *          data/README.md documents): "fox -> red . owl -> white . cat ->".
+ *       -> build_prompt: our corpus ends a sentence with " . ", so the shots
+ *          are joined by it: "fox -> red . owl -> white . cat ->".
  *   "we provide K examples of context plus correct completion, followed by
  *   one example of context only, and compare the LM likelihood of each
  *   completion"
  *       -> rank_query: the candidates ranked by score_candidates (score.c),
- *          by the summed log-probability; GPT-3 uses the per-token mean, the
- *          same ranking here, where every candidate is one word.
+ *          by the summed log-probability (the per-token mean GPT-3 uses
+ *          ranks the same here: every candidate is one word).
  *   free-form completion ("beam search" in the paper)
  *       -> generate_query: greedy decoding up to " .", compared exactly.
  *
- * Accuracy is measured for k in {0, 1, 2, 4, 8} per task (after GPT-3's
- * Figure 1.2), written to plots/gpt3_fewshot.tsv. For the pairing task,
- * whose answer only an induction head can look up, the attention of every
- * head is probed for that lookup (probe_induction).
+ * fewshot measures accuracy for k in {0, 1, 2, 4, 8} per task (GPT-3's
+ * Figure 1.2), and for the pairing task, which only an induction head can
+ * answer, probes every head for that lookup (probe_induction).
  *
- * Chain of thought (Wei et al. §2): "a chain of thought — a series of
- * intermediate natural language reasoning steps that lead to the final
- * output". The sums are asked with k direct shots ("53 + 38 = 91") and with
- * k worked shots ("53 + 38 = ? 3 + 8 + 0 = 11 , 5 + 3 + 1 = 9 , so 91"), the
- * same rows drawn for both; the model continues greedily and
- * parse_final_number reads its answer (cot, plots/gpt3_cot.tsv).
+ * Chain of thought (Wei et al. §2): "a series of intermediate natural
+ * language reasoning steps that lead to the final output". cot asks the sums
+ * with k direct shots ("53 + 38 = 91") and k worked shots ("53 + 38 = ? 3 +
+ * 8 + 0 = 11 , 5 + 3 + 1 = 9 , so 91"), the same rows for both; the model
+ * continues greedily and parse_final_number reads its answer.
  *
  * Left out: beam search, GPT-3's unconditional-probability normalisation,
  * and anything that trains: there is no optimizer in this file.
@@ -92,21 +88,10 @@ static int parse_ks(const char *flag, const char *s, int *ks) {
  * tokens each: with 32 tokens of room for the answer, k = 3 no longer fits
  * T = 128 (the trimming rule below would silently make k = 4 into k = 2). */
 static Options defaults(void) {
-    Options o = {0};
-    o.model = "out/gpt1.bin";
-    o.tokenizer = "out/tokenizer.merges";
-    o.pool = "data/fewshot_pool.tsv";
-    o.test = "data/fewshot_test.tsv";
-    o.log = TRY_DIR "/gpt3_fewshot.tsv";
-    o.cot_log = TRY_DIR "/gpt3_cot.tsv";
-    o.ks_text = "0,1,2,4,8";
-    o.cot_ks_text = "0,1,2";
-    o.evals = 192;
-    o.max_new = 8;
-    o.cot_max_new = 32;
-    o.show = 1;
-    o.seed = 1;
-    o.threads = 1;  /* one prompt at a time is too little work to split (notes/10) */
+    Options o = {.model = "out/gpt1.bin", .tokenizer = "out/tokenizer.merges", .pool = "data/fewshot_pool.tsv",
+                 .test = "data/fewshot_test.tsv", .log = TRY_DIR "/gpt3_fewshot.tsv", .cot_log = TRY_DIR "/gpt3_cot.tsv",
+                 .ks_text = "0,1,2,4,8", .cot_ks_text = "0,1,2", .evals = 192, .max_new = 8, .cot_max_new = 32,
+                 .show = 1, .seed = 1, .threads = 1};  /* one thread: a single prompt is too little work to split (notes/10) */
     return o;
 }
 
@@ -129,14 +114,10 @@ static void parse_flags(Options *o, int argc, char **argv) {
         FLAG_INT("show", &o->show, 0, 1000000, "print the first N prompts of every task and k with the answer", "0"),
         FLAG_ON("plain", &o->plain, "write ranked shots as \"car four\" (as the corpus does), not \"car -> four\""),
         FLAG_END};
-    Cli cli = {"gpt3_fewshot",
-               "few-shot prompting (GPT-3) and chain of thought (Wei et al.) with the\n"
-               "  pretrained model. Each query gets k shots drawn from the pool (seeded per query; never its\n"
-               "  own row or its reverse), joined by \" . \": \"fox -> red . owl -> white . cat ->\". Tasks with\n"
-               "  candidates are ranked by summed log-probability, the others generated greedily up to \" .\".\n"
-               "  Chain of thought asks the sums with k direct shots and k worked shots (the same rows).\n"
-               "  Context rule: a prompt too long for the context with room for the answer loses shots,\n"
-               "  oldest first; the output reports the mean number of shots used.",
+    Cli cli = {"gpt3_fewshot", "few-shot prompting (GPT-3) and chain of thought (Wei et al.) with the\n"
+               "  pretrained model: k shots from the pool, \"fox -> red . owl -> white . cat ->\"; candidates\n"
+               "  ranked by log-probability, open answers generated greedily. A prompt too long for the\n"
+               "  context loses shots, oldest first; the output reports the mean number of shots used.",
                flags, &o->seed, &o->threads, NULL};
     cli_parse(&cli, argc, argv);
     o->nks = parse_ks("ks", o->ks_text, o->ks);
@@ -168,11 +149,8 @@ static void load_rows(RowSet *rs, Tokenizer *tok, const char *path) {
         Row *w = &rs->rows[rs->n++];
         char where[512];
         snprintf(where, sizeof where, "%s:%d", path, r->line);
-        w->task = r->fields[0];
-        w->input = r->fields[1];
-        w->answer = r->fields[2];
-        w->worked = r->fields[3];
-        w->line = r->line;
+        *w = (Row){.task = r->fields[0], .input = r->fields[1], .answer = r->fields[2], .worked = r->fields[3],
+                   .line = r->line};
         if (!w->task[0]) die("%s: the task name is empty", where);
         if (!w->input[0]) die("%s: the input is empty", where);
         if (!w->answer[0]) die("%s: the answer is empty", where);
@@ -308,34 +286,24 @@ typedef enum { FMT_ARROW, FMT_PLAIN, FMT_DIRECT, FMT_WORKED } Format;
 static const char *const SHOT_MID[] = {" -> ", " ", " = ", " = ? "};
 static const char *const QUERY_END[] = {" ->", "", " =", " = ?"};
 
-static void append(char **buf, size_t *len, size_t *cap, const char *s) {
-    size_t n = strlen(s);
-    while (*len + n + 1 > *cap) {
-        *cap = *cap ? 2 * *cap : 256;
-        *buf = realloc_or_die(*buf, *cap, "prompt");
-    }
-    memcpy(*buf + *len, s, n + 1);
-    *len += n;
-}
-
 /* The k-shot prompt (data/README.md): the shots, then the query, joined by
  * " . ": "fox -> red . owl -> white . cat ->". The query has no answer:
  * "cat ->", "53 + 38 =", "53 + 38 = ?". Returns a malloc'd string; if
  * answer_at is not NULL, answer_at[i] is the offset in it where shot i's
  * answer (or worked steps) begins. */
 static char *build_prompt(const Row *const *shots, int k, const Row *q, Format f, int *answer_at) {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    append(&buf, &len, &cap, "");
+    size_t cap = strlen(q->input) + strlen(QUERY_END[f]) + 1, len = 0;
     for (int i = 0; i < k; i++) {
-        append(&buf, &len, &cap, shots[i]->input);
-        append(&buf, &len, &cap, SHOT_MID[f]);
-        if (answer_at) answer_at[i] = (int)len;
-        append(&buf, &len, &cap, f == FMT_WORKED ? shots[i]->worked : shots[i]->answer);
-        append(&buf, &len, &cap, SHOT_SEP);
+        const char *answer = f == FMT_WORKED ? shots[i]->worked : shots[i]->answer;
+        cap += strlen(shots[i]->input) + strlen(SHOT_MID[f]) + strlen(answer) + strlen(SHOT_SEP);
     }
-    append(&buf, &len, &cap, q->input);
-    append(&buf, &len, &cap, QUERY_END[f]);
+    char *buf = malloc_or_die(cap, "a prompt");
+    for (int i = 0; i < k; i++) {
+        len += (size_t)sprintf(buf + len, "%s%s", shots[i]->input, SHOT_MID[f]);
+        if (answer_at) answer_at[i] = (int)len;
+        len += (size_t)sprintf(buf + len, "%s%s", f == FMT_WORKED ? shots[i]->worked : shots[i]->answer, SHOT_SEP);
+    }
+    sprintf(buf + len, "%s%s", q->input, QUERY_END[f]);
     return buf;
 }
 
@@ -433,29 +401,23 @@ static int parse_final_number(const char *text, long *value) {
     return 1;
 }
 
-/* Greedy continuation up to a stop token (" .", a newline, end-of-text),
- * decoded; the stop token itself is left out. Returns malloc'd text. */
-static char *generate_text(GPT *m, Tokenizer *tok, const int *ctx, int n, int max_new, const unsigned char *stop) {
-    int *out = malloc_or_die(sizeof(int) * (size_t)max_new, "generated tokens");
-    int k = generate_greedy(m, ctx, n, out, max_new, stop);
-    if (k > 0 && stop[out[k - 1]]) k--;
-    size_t len;
-    char *text = tokenizer_decode(tok, out, (size_t)k, &len);
-    free(out);
-    return text;
-}
-
-/* exact: the generation, spaces trimmed, must equal the answer ("91");
- * otherwise its final number must (chain of thought). */
+/* Greedy continuation up to a stop token (" .", a newline, end-of-text; the
+ * stop token left out). exact: the generation, spaces trimmed, must equal
+ * the answer ("91"); otherwise its final number must (chain of thought). */
 static Outcome generate_query(GPT *m, Tokenizer *tok, const Row *q, const Row **shots, int k, Format f,
                               int max_new, const unsigned char *stop, int exact) {
     Outcome o = {0};
     int n, cut;
     int *ctx = encode_fitting(tok, shots, k, q, f, max_new, m->config.maxT, &n, &o.kept, &cut);
-    char *text = generate_text(m, tok, ctx, n, max_new, stop);
+    int *out = malloc_or_die(sizeof(int) * (size_t)max_new, "generated tokens");
+    int nout = generate_greedy(m, ctx, n, out, max_new, stop);
+    if (nout > 0 && stop[out[nout - 1]]) nout--;
+    size_t len;
+    char *text = tokenizer_decode(tok, out, (size_t)nout, &len);
+    free(out);
     char *s = text;
     while (*s == ' ') s++;
-    size_t len = strlen(s);
+    len = strlen(s);
     while (len > 0 && s[len - 1] == ' ') s[--len] = '\0';
     long got, want;
     o.answered = parse_final_number(s, &got);
@@ -485,9 +447,8 @@ static void tally_add(Tally *t, const Outcome *o, double chance) {
     t->chance += chance;
 }
 
-/* What every question of a run needs, and its scratch: the model, the rows,
- * the settings, the shots of the prompt being built, and the lines --show
- * keeps for the table row being computed. */
+/* What every question of a run needs: the model, the rows, the settings;
+ * and its scratch: one prompt's shots, one cell's --show lines. */
 typedef struct {
     GPT *m;
     Tokenizer *tok;
@@ -498,14 +459,6 @@ typedef struct {
     char **shown;               /* (show + 1) lines, printed under their accuracy line */
     int nshown;
 } Run;
-
-/* Draws the shots of query qi of task t (index ti) for k shots and draw
- * number `draw` into run->shots; returns how many it found. */
-static int shots_for(Run *run, const Task *t, int ti, const Row *q, int qi, int k, int draw) {
-    Rng rng;
-    rng_seed(&rng, draw_seed(run->o->seed, ti, k, qi, draw));
-    return draw_shots(t, run->pool, q, k, &rng, run->shots);
-}
 
 /* Keeps one line for --show: the prompt, what the model answered, the answer. */
 static void show_add(Run *run, int kept, const Row *q, Format f, const Outcome *o) {
@@ -538,7 +491,9 @@ static Tally fewshot_cell(Run *run, const Task *t, int ti, int k, Induction *ind
     for (int qi = 0; qi < queries; qi++) {
         const Row *q = &run->test->rows[t->test[qi]];
         for (int d = 0; d < draws; d++) {
-            int ns = shots_for(run, t, ti, q, qi, k, d);
+            Rng rng;
+            rng_seed(&rng, draw_seed(o->seed, ti, k, qi, d));
+            int ns = draw_shots(t, run->pool, q, k, &rng, run->shots);
             Outcome out = t->generate ? generate_query(run->m, run->tok, q, run->shots, ns, f, o->max_new, run->stop, 1)
                                       : rank_query(run->m, run->tok, q, run->shots, ns, f, ind);
             tally_add(&r, &out, t->generate ? 0.0 : 1.0 / q->cands.n);
@@ -548,14 +503,12 @@ static Tally fewshot_cell(Run *run, const Task *t, int ti, int k, Induction *ind
     return r;
 }
 
-static void report_fewshot_cell(Run *run, const Task *t, int k, const Tally *r, double seconds) {
+/* A cell's line on stdout (with its --show lines) and its row in the log. */
+static void report_fewshot_cell(Run *run, AtomicFile *log, const Task *t, int k, const Tally *r, double seconds) {
     printf("%-9s k=%d: accuracy %.3f (%d/%d)", t->name, k, (double)r->correct / r->evals, r->correct, r->evals);
     if (!t->generate) printf("  chance %.3f", r->chance / r->evals);
     printf("  shots used %.2f  [%.1f s]\n", r->kept / r->evals, seconds);
     print_shown(run);
-}
-
-static void log_fewshot_cell(AtomicFile *log, const Task *t, int k, const Tally *r) {
     FILE *f = log->f;
     fprintf(f, "%s\t%d\t%d\t%d\t%.5f\t", t->name, k, r->evals, r->correct, (double)r->correct / r->evals);
     if (t->generate) fprintf(f, "-\t"); else fprintf(f, "%.5f\t", r->chance / r->evals);
@@ -583,8 +536,7 @@ static void fewshot(Run *run, const Task *tasks, int nt, Tally (*res)[MAX_KS], A
             double t0 = now_seconds();
             if (t->defined) induction_init(&ind[ki], &run->m->config);
             res[ti][ki] = fewshot_cell(run, t, ti, o->ks[ki], t->defined ? &ind[ki] : NULL);
-            report_fewshot_cell(run, t, o->ks[ki], &res[ti][ki], now_seconds() - t0);
-            log_fewshot_cell(log, t, o->ks[ki], &res[ti][ki]);
+            report_fewshot_cell(run, log, t, o->ks[ki], &res[ti][ki], now_seconds() - t0);
         }
         if (t->defined) report_induction(ind, t->name, o);
     }
@@ -607,8 +559,7 @@ static void print_fewshot_table(const Task *tasks, int nt, const Options *o, Tal
         if (tasks[ti].defined) {
             printf("%-9s %7s", "  recency", "");
             for (int ki = 0; ki < o->nks; ki++) {
-                int k = o->ks[ki];
-                if (k == 0) printf("   %5s", "-");
+                if (o->ks[ki] == 0) printf("   %5s", "-");
                 else printf("   %.3f", (double)res[ti][ki].picks_last / res[ti][ki].evals);
             }
             printf("   <- picked the LAST shot's number (1/k of the time that is also right)\n");
@@ -618,14 +569,6 @@ static void print_fewshot_table(const Task *tasks, int nt, const Options *o, Tal
 
 /* ---- chain of thought ---- */
 
-/* Can task t be asked with worked shots: a generation task whose every pool
- * row has its worked steps? */
-static int has_worked_steps(const Task *t, const RowSet *pool) {
-    if (!t->generate) return 0;
-    for (int i = 0; i < t->npool; i++) if (pool->rows[t->pool[i]].worked[0] == '\0') return 0;
-    return 1;
-}
-
 /* One cell: the first `queries` queries of t with k shots written as f
  * (direct or worked), each with the rows the few-shot table's first draw
  * used, answered greedily; the final number is compared. */
@@ -634,7 +577,9 @@ static Tally cot_cell(Run *run, const Task *t, int ti, int k, Format f, int quer
     Tally r = {0};
     for (int qi = 0; qi < queries; qi++) {
         const Row *q = &run->test->rows[t->test[qi]];
-        int ns = shots_for(run, t, ti, q, qi, k, 0);
+        Rng rng;
+        rng_seed(&rng, draw_seed(run->o->seed, ti, k, qi, 0));  /* the rows of the few-shot table's first draw */
+        int ns = draw_shots(t, run->pool, q, k, &rng, run->shots);
         Outcome out = generate_query(run->m, run->tok, q, run->shots, ns, f, max_new, run->stop, 0);
         tally_add(&r, &out, 0.0);
         if (qi < run->o->show) show_add(run, out.kept, q, f, &out);
@@ -642,15 +587,13 @@ static Tally cot_cell(Run *run, const Task *t, int ti, int k, Format f, int quer
     return r;
 }
 
-static void report_cot_cell(Run *run, Format f, int k, const Tally *r, double seconds) {
+/* A cell's line on stdout (with its --show lines) and its row in the log. */
+static void report_cot_cell(Run *run, AtomicFile *log, const Task *t, Format f, int k, const Tally *r, double seconds) {
     printf("%-6s k=%d: accuracy %.3f (%d/%d)  a number read %.2f", f == FMT_WORKED ? "worked" : "direct", k,
            (double)r->correct / r->evals, r->correct, r->evals, (double)r->answered / r->evals);
     if (f == FMT_WORKED) printf("  every step right %.2f", (double)r->steps_right / r->evals);
     printf("  shots used %.2f  [%.1f s]\n", r->kept / r->evals, seconds);
     print_shown(run);
-}
-
-static void log_cot_cell(AtomicFile *log, const Task *t, Format f, int k, const Tally *r) {
     fprintf(log->f, "%s\t%s\t%d\t%d\t%d\t%.5f\t%.5f\t", t->name, f == FMT_WORKED ? "worked" : "direct", k, r->evals,
             r->correct, (double)r->correct / r->evals, (double)r->answered / r->evals);
     if (f == FMT_WORKED) fprintf(log->f, "%.5f", (double)r->steps_right / r->evals); else fputc('-', log->f);
@@ -661,10 +604,10 @@ static void log_cot_cell(AtomicFile *log, const Task *t, Format f, int k, const 
 static void print_cot_table(const Task *t, const Options *o, double acc[2][MAX_KS]) {
     printf("%-9s", "k");
     for (int ki = 0; ki < o->ncot_ks; ki++) printf("   k=%-3d", o->cot_ks[ki]);
-    printf("\n%-9s", "direct");
-    for (int ki = 0; ki < o->ncot_ks; ki++) printf("   %.3f", acc[0][ki]);
-    printf("\n%-9s", "worked");
-    for (int ki = 0; ki < o->ncot_ks; ki++) printf("   %.3f", acc[1][ki]);
+    for (int mode = 0; mode < 2; mode++) {
+        printf("\n%-9s", mode ? "worked" : "direct");
+        for (int ki = 0; ki < o->ncot_ks; ki++) printf("   %.3f", acc[mode][ki]);
+    }
     printf("\nsummary gpt3 chain of thought (%s):", t->name);
     for (int ki = 0; ki < o->ncot_ks; ki++) {
         printf(" k=%d worked %.3f vs direct %.3f%s", o->cot_ks[ki], acc[1][ki], acc[0][ki], ki + 1 < o->ncot_ks ? ";" : "");
@@ -680,7 +623,9 @@ static void cot(Run *run, const Task *tasks, int nt, AtomicFile *log) {
     int ran = 0;
     for (int ti = 0; ti < nt; ti++) {
         const Task *t = &tasks[ti];
-        if (!has_worked_steps(t, run->pool)) continue;
+        int worked = t->generate;  /* a generation task whose every pool row has worked steps */
+        for (int i = 0; i < t->npool; i++) worked &= run->pool->rows[t->pool[i]].worked[0] != '\0';
+        if (!worked) continue;
         ran = 1;
         int queries = o->cot_limit > 0 && o->cot_limit < t->ntest ? o->cot_limit : t->ntest;
         printf("\nchain of thought on %s (Wei et al. 2022): %d quer%s, greedy, up to %d / %d new tokens\n",
@@ -692,8 +637,7 @@ static void cot(Run *run, const Task *tasks, int nt, AtomicFile *log) {
                 double t0 = now_seconds();
                 Tally r = cot_cell(run, t, ti, o->cot_ks[ki], f, queries);
                 acc[mode][ki] = (double)r.correct / r.evals;
-                report_cot_cell(run, f, o->cot_ks[ki], &r, now_seconds() - t0);
-                log_cot_cell(log, t, f, o->cot_ks[ki], &r);
+                report_cot_cell(run, log, t, f, o->cot_ks[ki], &r, now_seconds() - t0);
             }
         }
         print_cot_table(t, o, acc);

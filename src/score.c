@@ -1,12 +1,16 @@
-/* score.c — ranking candidate answers by log-probability, and greedy
- * generation with stop tokens: no gradient anywhere. See score.h for the
- * contracts.
+/* score.c — ranking candidate answers by log-probability, greedy generation
+ * with stop tokens, and the induction-head probe: no gradient anywhere. See
+ * score.h for the contracts.
  *
- * What to step through: score_continuation is the whole of GPT-2's zero-shot
- * method in ten lines. One forward pass over prompt+answer; row t of the
- * logits is the model's distribution over the token at t+1; the answer's
- * tokens sit at positions nctx .. nctx+ncand-1, so rows nctx-1 .. nctx+ncand-2
- * predict them, and log-softmax picks out their log-probabilities.
+ * What to step through: score_candidates, which rungs 2 and 3 call for every
+ * question (rank_item in gpt2_zeroshot.c, rank_query in gpt3_fewshot.c). One
+ * forward pass over prompt+answer; row t of the logits is the model's
+ * distribution over the token at t+1; the answer's tokens sit at positions
+ * nctx .. nctx+ncand-1, so rows nctx-1 .. nctx+ncand-2 predict them, and
+ * log-softmax picks out their log-probabilities (score_row). The rungs ask
+ * all candidates at once, one row of the batch each; score_continuation does
+ * the same for one candidate in ten lines, the plain reference the batched
+ * version is tested against (tests/test_score.c).
  */
 #include "score.h"
 #include "util.h"

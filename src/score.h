@@ -16,6 +16,9 @@
  * Both are plain forward passes: no gradient, no state kept between calls.
  * Generation is gpt_sample's (see gpt.h) at temperature 0.
  *
+ * Looking inside: the attention weights of the last forward pass, and the
+ * induction-head probe that rung 3 runs on its pairing task.
+ *
  * Shapes: T time, V vocabulary, Vp V padded; a candidate is a token array.
  */
 #ifndef GPTLADDER_SCORE_H

@@ -51,6 +51,7 @@ static int group_setup(void **state) {
     free(text);
     GPT m;
     gpt_build(&m, gpt_config(128, fx.tok.vocab_size, 1, 2, 16), 1);
+    m.tokenizer_id = tokenizer_id(&fx.tok);  /* as every checkpoint this project writes */
     gpt_save(&m, fx.model);
     gpt_free(&m);
     load_rows(&fx.pool, &fx.tok, "data/fewshot_pool.tsv");
@@ -373,7 +374,11 @@ static void test_fewshot_runs_end_to_end_with_fast_and_writes_both_logs(void **s
 
 static void test_fewshot_refuses_a_missing_file_or_an_unknown_flag(void **state) {
     (void)state;
-    const char *missing[] = {"--model", fx.model, "--tokenizer", fx.merges, "--pool", "build/tmp/no-pool.tsv", NULL};
+    char log[256], cot_log[256];  /* never the defaults under out/try: a test leaves the checkout as it was */
+    temp_path(log, sizeof log, "fs-refused.tsv");
+    temp_path(cot_log, sizeof cot_log, "fs-refused-cot.tsv");
+    const char *missing[] = {"--model", fx.model, "--tokenizer", fx.merges, "--pool", "build/tmp/no-pool.tsv",
+                             "--log", log, "--cot-log", cot_log, NULL};
     run_refuses(missing, "build/tmp/no-pool.tsv", NULL);
     const char *flag[] = {"--bogus", NULL};
     run_refuses(flag, "unknown flag --bogus", NULL);
@@ -423,6 +428,63 @@ static void test_fewshot_refuses_a_malformed_line_naming_file_and_line(void **st
     remove(cot_log);
 }
 
+/* A checkpoint trained with another tokenizer, of another size or of the
+ * same one, is refused in one line (gpt_check_tokenizer). */
+static void test_fewshot_refuses_a_model_of_another_tokenizer(void **state) {
+    (void)state;
+    char other[256], log[256], cot_log[256];
+    temp_path(other, sizeof other, "fs-other.bin");
+    temp_path(log, sizeof log, "fs-other.tsv");
+    temp_path(cot_log, sizeof cot_log, "fs-other-cot.tsv");
+    GPT m;
+    gpt_build(&m, gpt_config(32, 300, 1, 2, 16), 3);
+    gpt_save(&m, other);
+    gpt_free(&m);
+    const char *args[] = {"--fast", "--model", other, "--tokenizer", fx.merges, "--log", log, "--cot-log", cot_log, NULL};
+    run_refuses(args, "has a vocabulary of 300 tokens, but the tokenizer", "they do not belong together");
+    gpt_load(&m, fx.model);
+    m.tokenizer_id = 0x12345678u;
+    gpt_save(&m, other);
+    gpt_free(&m);
+    run_refuses(args, "was trained with another tokenizer (id 12345678)", NULL);
+    assert_false(file_exists(log));
+    assert_false(file_exists(cot_log));
+    remove(other);
+}
+
+/* Both logs are written as PATH.tmp and renamed over PATH only when the run
+ * succeeds: a failed run keeps the previous ones. A log on a device, or the
+ * two logs naming one file, is refused before any question is asked. */
+static void test_fewshot_keeps_the_previous_logs_when_a_run_fails(void **state) {
+    (void)state;
+    char log[256], cot_log[256], tmp[300];
+    temp_path(log, sizeof log, "fs-kept.tsv");
+    temp_path(cot_log, sizeof cot_log, "fs-kept-cot.tsv");
+    static const char earlier[] = "task\tk\ncolour\t0\n";
+    write_bytes(log, earlier, sizeof earlier - 1);
+    write_bytes(cot_log, earlier, sizeof earlier - 1);
+    const char *bad[] = {"--fast", "--model", fx.model, "--tokenizer", fx.merges, "--test", "build/tmp/no-test.tsv",
+                         "--log", log, "--cot-log", cot_log, NULL};
+    run_refuses(bad, "build/tmp/no-test.tsv", NULL);
+    const char *paths[] = {log, cot_log};
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        char *kept = read_file_or_die(paths[i], &len);
+        assert_int_equal(len, sizeof earlier - 1);
+        assert_memory_equal(kept, earlier, len);
+        free(kept);
+        snprintf(tmp, sizeof tmp, "%s.tmp", paths[i]);
+        assert_false(file_exists(tmp));
+    }
+    const char *full[] = {"--fast", "--model", fx.model, "--tokenizer", fx.merges, "--log", log, "--cot-log",
+                          "/dev/full", NULL};
+    run_refuses(full, "cannot write /dev/full: it is a device", NULL);
+    const char *same[] = {"--fast", "--model", fx.model, "--tokenizer", fx.merges, "--log", log, "--cot-log", log, NULL};
+    run_refuses(same, "is also --cot-log", NULL);
+    remove(log);
+    remove(cot_log);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prompt_builder_writes_the_documented_formats),
@@ -436,6 +498,8 @@ int main(void) {
         cmocka_unit_test(test_fewshot_runs_end_to_end_with_fast_and_writes_both_logs),
         cmocka_unit_test(test_fewshot_refuses_a_missing_file_or_an_unknown_flag),
         cmocka_unit_test(test_fewshot_refuses_a_malformed_line_naming_file_and_line),
+        cmocka_unit_test(test_fewshot_refuses_a_model_of_another_tokenizer),
+        cmocka_unit_test(test_fewshot_keeps_the_previous_logs_when_a_run_fails),
     };
     return cmocka_run_group_tests_name("gpt3_fewshot", tests, group_setup, group_teardown);
 }
