@@ -174,10 +174,9 @@ typedef struct {
     float ema;               /* the smoothed training loss, as logged */
     int first_step;          /* 0, or the step --resume continues from */
     char *state_path;        /* --out.state: AdamW's moments and rng, for --resume */
-    int *inputs, *targets;   /* (B, T) one batch */
+    int *inputs, *targets;   /* (B, T) one batch, in one allocation */
     AtomicFile log;
 } Pretrain;
-
 #define EMA_DECAY 0.95f  /* smoothing of the logged training loss */
 
 /* Loads the tokenizer, the token files and the model to train: a new one,
@@ -191,9 +190,8 @@ static int pretrain_open(Pretrain *p, const Options *o) {
     p->tokens = tokens_load(o->data, &p->n, p->tok.vocab_size);  /* every token must be below V */
     p->val = tokens_load(o->val, &p->nval, p->tok.vocab_size);
     if (p->n > 0x7fffffff) die("%s has %zu tokens; this loader takes at most 2^31", o->data, p->n);
-    size_t len = strlen(o->out) + 7;
-    p->state_path = malloc_or_die(len, "a file name");
-    snprintf(p->state_path, len, "%s.state", o->out);
+    p->state_path = malloc_or_die(strlen(o->out) + 7, "a file name");
+    sprintf(p->state_path, "%s.state", o->out);
     const char *from = o->resume ? o->out : o->init;
     if (*from) {
         gpt_load(&p->m, from);
@@ -214,14 +212,13 @@ static int pretrain_open(Pretrain *p, const Options *o) {
     }
     if (o->resume) printf("resuming %s at step %d\n", o->out, p->first_step);
     if (*o->init) printf("continuing pre-training of %s: its shape, fresh AdamW moments\n", o->init);
-    p->inputs = malloc_or_die(sizeof(int) * (size_t)o->batch * T, "inputs");
-    p->targets = malloc_or_die(sizeof(int) * (size_t)o->batch * T, "targets");
+    p->inputs = malloc_or_die(sizeof(int) * 2 * (size_t)o->batch * T, "inputs and targets");
+    p->targets = p->inputs + (size_t)o->batch * T;
     return 1;
 }
 
 static void pretrain_free(Pretrain *p) {
-    free(p->inputs);
-    free(p->targets);
+    free(p->inputs);  /* and the targets after them */
     free(p->tokens);
     free(p->val);
     free(p->state_path);
@@ -300,8 +297,7 @@ static void print_pretrain_results(Pretrain *p, const Options *o, float val_loss
 
 /* ---- pre-training: the method ---- */
 
-/* Stops the run if a number went bad, naming the step; unlike util.h's
- * die_if_not_finite it names what survives: the last evaluation's checkpoint. */
+/* Stops the run on a NaN, naming the step and (unlike die_if_not_finite) the checkpoint kept. */
 static void check_finite(const char *what, float x, int step, const char *ckpt) {
     if (!isfinite(x)) die("step %d: %s is %g; stopping (the last good checkpoint, %s, is kept)", step, what, (double)x, ckpt);
 }
@@ -317,15 +313,19 @@ static float lm_step(GPT *m, const int *inputs, const int *targets, int B, int T
     return loss;
 }
 
-/* The validation loss, then the checkpoint and its optimiser state, each
- * replaced atomically: the last good checkpoint is always on disk. */
-static float validate_and_save(Pretrain *p, const Options *o, int step) {
-    int B = o->batch, T = p->m.config.maxT;
-    float val = gpt_eval_loss(&p->m, p->val, p->nval, B, T, GPT_EVAL_BATCHES, p->inputs, p->targets);
+/* The validation loss, on the same windows of the validation file every time. */
+static float validate(Pretrain *p, const Options *o, int step) {
+    float val = gpt_eval_loss(&p->m, p->val, p->nval, o->batch, p->m.config.maxT, GPT_EVAL_BATCHES, p->inputs, p->targets);
     check_finite("the validation loss", val, step, o->out);
+    return val;
+}
+
+/* The checkpoint and its optimiser state, each replaced atomically, after the
+ * step's log row: the last good checkpoint is always on disk, and the log a
+ * resumed run continues holds every step that checkpoint has taken. */
+static void save_checkpoint(Pretrain *p, const Options *o) {
     gpt_save(&p->m, o->out);
     gpt_save_state(&p->m, p->state_path, p->rng.state, p->ema);
-    return val;
 }
 
 static void pretrain(const Options *o) {
@@ -357,9 +357,10 @@ static void pretrain(const Options *o) {
         double dt = now_seconds() - t0;
         p.ema = step == 0 ? loss : EMA_DECAY * p.ema + (1.0f - EMA_DECAY) * loss;
         int evaluated = step % o->eval_every == 0 || step == o->steps - 1;
-        if (evaluated) val_loss = validate_and_save(&p, o, step);
+        if (evaluated) val_loss = validate(&p, o, step);
         StepReport r = {step, loss, evaluated ? val_loss : NAN, lr, norm, B * T / dt};
         log_step(&p, o, &r, t_start);
+        if (evaluated) save_checkpoint(&p, o);
     }
     log_commit(&p.log);
     print_pretrain_results(&p, o, val_loss, t_start);
@@ -389,8 +390,7 @@ static void eval(const Options *o) {
     printf("eval: %s (L=%d C=%d NH=%d T=%d, %zu parameters) on %s (%zu tokens)\n", o->model, m.config.L,
            m.config.C, m.config.NH, T, m.num_parameters, o->data, n);
     float loss = gpt_eval_loss(&m, tokens, n, B, T, nb, inputs, targets);
-    printf("%d batch%s of %d x %d tokens from the start of the file (as pretrain validates)\n", nb,
-           nb == 1 ? "" : "es", B, T);
+    printf("%d batch%s of %d x %d tokens from the start of the file (as pretrain validates)\n", nb, nb == 1 ? "" : "es", B, T);
     printf("unigram entropy of the file: %.3f nats/token (the loss of a model that ignores context)\n",
            unigram_entropy(tokens, n, m.config.V));
     printf("summary gpt1 eval: loss %.5f nats/token, perplexity %.3f\n", loss, exp(loss));
@@ -598,8 +598,8 @@ static float finetune_run(const char *name, GPT *m, LinearHead *h, const Dataset
         gpt_update(m, lr, &adam);
         head_update(h, lr, &adam);
         int evaluated = step % o->eval_every == 0 || step == o->steps;
-        if (evaluated) acc = accuracy(m, h, test, &bt, EVAL_BATCH, pad);
         if (evaluated) {
+            acc = accuracy(m, h, test, &bt, EVAL_BATCH, pad);
             printf("[%s] step %3d/%d | L3 %.4f = L2 %.4f + %.2f x L1 %.4f | batch acc %.2f | test acc %.3f\n",
                    name, step, o->steps, r.l3, r.l2, lambda, r.l1, (float)r.correct / B, acc);
         }
