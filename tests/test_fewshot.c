@@ -382,7 +382,7 @@ static void test_fewshot_refuses_a_missing_file_or_an_unknown_flag(void **state)
     run_refuses(missing, "build/tmp/no-pool.tsv", NULL);
     const char *flag[] = {"--bogus", NULL};
     run_refuses(flag, "unknown flag --bogus", NULL);
-    const char *ks[] = {"--ks", "0,x", NULL};
+    const char *ks[] = {"--ks", "0,x", "--log", log, "--cot-log", cot_log, NULL};
     run_refuses(ks, "--ks", "not an integer");
 }
 
