@@ -15,6 +15,14 @@
  *      repetitive corpus; a few fine-tuning steps separate "yes" from "no".
  *   4. Bad input ends in one "error: ..." line, exit status 1, and no
  *      checkpoint written; and --fast never overrides an explicit flag.
+ *   5. `gpt1 eval` prints the validation loss pretrain logged, digit for
+ *      digit; `pretrain --init` continues any llm.c-layout checkpoint; a
+ *      checkpoint of another vocabulary or tokenizer is refused by both.
+ *   6. No output overwrites an input (finetune --out = --model), and a log
+ *      that cannot be written is refused before any work.
+ *   7. A run killed with SIGKILL keeps the previous log and its last
+ *      checkpoint; --resume continues both to the uninterrupted run's
+ *      parameters, bit for bit, and its log, row for row.
  *
  * The group setup writes a small corpus, trains a 300-token BPE tokenizer on
  * it and encodes it, through the library (the tokenizer program is tested in
