@@ -345,7 +345,7 @@ static void make_outputs(void) {
     copy_prefix("head.bin", "out.head", ALL);
     write_text("log.tsv", "step\ttrain_loss\n1\t5.0\n");
     write_text("tokout.merges", "a previous tokenizer\n");
-    write_text("tokout.bin", "a previous decode table\n");
+    write_text("tokout.llmc-tokenizer.bin", "a previous decode table\n");
     write_text("encoded.bin", "previous tokens\n");
     char toy[512];
     snprintf(toy, sizeof toy, "%s/toy", dir);
