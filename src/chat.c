@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- options ---- */
@@ -250,6 +251,8 @@ static uint32_t recorded_tokenizer(const char *path, int *V) {
  * header line is read first, so that only a file of the right size is
  * loaded whole. */
 static int merges_is(const char *path, uint32_t id, int V) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;  /* (a FIFO would block the open) */
     FILE *f = fopen(path, "r");
     int vocab = 0;
     if (!f) return 0;
