@@ -1,9 +1,6 @@
-/* failing_runs.h — what the training rungs' tests (test_sft, test_reward)
+/* failing_runs.h — what the tests of sft, reward and chat
  * share to check that a run fails well: nothing lost, nothing hung.
  *
- *   run_limited       run one of our programs with a time limit (an alarm
- *                     that survives exec): a program that hangs on a FIFO
- *                     is killed and the test fails instead of hanging.
  *   kill_when_logging start a program, wait until its log's temporary
  *                     (PATH.tmp) holds a few rows, and kill -9 it: a run
  *                     killed in the middle.
@@ -18,53 +15,10 @@
 
 #include <signal.h>
 #include <time.h>
+#include <sys/stat.h>
 
-#define RUN_LIMIT_S 60   /* far above any refusal (milliseconds); only a hang reaches it */
-
-/* build/prog with args (NULL-terminated, argv[0] filled in), killed by
- * SIGALRM after limit_s seconds. Returns the exit status (128 + signal if
- * killed); *out and *err (to free, each may be NULL) receive stdout and
- * stderr. */
-static inline int run_limited(const char *prog, const char **args, int limit_s, char **out, char **err) {
-    const char *bin = getenv("GPTLADDER_BIN");
-    char path[512], out_path[256];
-    snprintf(path, sizeof path, "%s/%s", bin ? bin : "build", prog);
-    temp_path(out_path, sizeof out_path, "limited-stdout");
-    int n = 0;
-    while (args[n]) n++;
-    char **argv = calloc((size_t)n + 2, sizeof(char *));
-    argv[0] = path;
-    for (int i = 0; i < n; i++) argv[i + 1] = (char *)args[i];
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        if (!freopen("/dev/null", "r", stdin) || !freopen(out_path, "w", stdout)) _exit(99);
-        alarm((unsigned)limit_s);  /* pending across exec: a hang ends in SIGALRM */
-        execv(path, argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    char *e = testutil_slurp(fds[0]);
-    close(fds[0]);
-    free(argv);
-    int status;
-    waitpid(pid, &status, 0);
-    int fd = open(out_path, O_RDONLY);
-    assert_true(fd >= 0);
-    char *o = testutil_slurp(fd);
-    close(fd);
-    remove(out_path);
-    if (out) *out = o; else free(o);
-    if (err) *err = e; else free(e);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+#define RUN_LIMIT_S 60      /* kill_when_logging: far above the few steps it waits for */
+#define REFUSAL_LIMIT_S 30  /* expect_refused_before_work: far above any refusal */
 
 static inline int count_newlines(const char *path) {
     FILE *f = fopen(path, "r");
@@ -126,7 +80,10 @@ static inline void expect_refused_before_work(const char *prog, const char **arg
     static const char previous[] = "step\tprevious\n1\t0.5\n";
     write_bytes(log, previous, sizeof previous - 1);
     char *out, *err;
-    int status = run_limited(prog, args, RUN_LIMIT_S, &out, &err);
+    unsigned limit = test_program_limit_s;
+    test_program_limit_s = REFUSAL_LIMIT_S;  /* a refusal takes milliseconds; a hang ends here */
+    int status = run_program_io(prog, args, "/dev/null", &out, NULL, &err);
+    test_program_limit_s = limit;
     int lines = 0;
     for (const char *p = err; *p; p++) lines += *p == '\n';
     size_t len;
