@@ -1,9 +1,11 @@
 /* failing_runs.h — what the tests of sft, reward and chat
  * share to check that a run fails well: nothing lost, nothing hung.
  *
- *   kill_when_logging start a program, wait until its log's temporary
- *                     (PATH.tmp) holds a few rows, and kill -9 it: a run
- *                     killed in the middle.
+ *   expect_log_kept_after_kill
+ *                     start a program, wait until its log's temporary
+ *                     (PATH.tmp) holds a few rows, kill -9 it (a run killed
+ *                     in the middle), and check that the previous log is
+ *                     byte for byte as it was.
  *   expect_refused_before_work
  *                     a run that must stop with one "error: ..." line before
  *                     it prints or writes anything: its stdout is empty and
@@ -70,6 +72,23 @@ static inline void kill_when_logging(const char *prog, const char **args, const 
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* Writes a previous log at `log`, runs build/prog with args (which must
+ * name `log` as its --log and run long), kills it once its PATH.tmp holds
+ * `rows` lines, and fails unless the previous log is exactly as it was. */
+static inline void expect_log_kept_after_kill(const char *prog, const char **args, const char *log, int rows) {
+    static const char previous[] = "step\tprevious\n1\t0.5\n";
+    write_bytes(log, previous, sizeof previous - 1);
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s.tmp", log);
+    kill_when_logging(prog, args, tmp, rows);
+    size_t len;
+    char *kept = read_file_or_die(log, &len);
+    assert_int_equal(len, sizeof previous - 1);
+    assert_memory_equal(kept, previous, len);
+    free(kept);
+    remove(tmp);
 }
 
 /* Runs build/prog with args and checks that it refused in one line
