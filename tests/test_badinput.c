@@ -117,8 +117,9 @@ static void snapshot_into(const char *folder, const char *prefix, char **out, si
             snprintf(sub, sizeof sub, "%s/", rel);
             snapshot_into(path, sub, out, len, cap);
         } else {
-            size_t flen;
-            char *bytes = read_file_or_die(path, &flen);
+            size_t flen = 0;
+            /* a FIFO (an input the cases use) is listed, never read: reading would block */
+            char *bytes = S_ISREG(st.st_mode) ? read_file_or_die(path, &flen) : calloc(1, 1);
             char line[1024];
             int k = snprintf(line, sizeof line, "%s %zu %lld.%09ld %016llx\n", rel, flen,
                              (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
@@ -242,6 +243,17 @@ static void make_token_files(Tokenizer *tok, const char *text, size_t len) {
     oov[17] = tok->vocab_size + 5;  /* as if encoded with a bigger tokenizer */
     save_tokens("tokens_oov.bin", oov, 40);
     free(tokens);
+    /* the same text through a tokenizer of the same size trained on other
+     * text: a token file that records that tokenizer */
+    char *other_text = malloc(len);
+    for (size_t i = 0; i < len; i++) other_text[i] = text[i] == 't' ? 'd' : text[i];
+    Tokenizer other;
+    tokenizer_train(&other, other_text, len, tok->vocab_size);
+    tokens = tokenizer_encode(&other, other_text, len, &n);
+    tokens_save_for(&other, at("tokens_other_tok.bin"), tokens, n);
+    free(tokens);
+    tokenizer_free(&other);
+    free(other_text);
     copy_prefix("train.bin", "tokens_cut.bin", size_of("train.bin") - 7);
     copy_with_int("train.bin", "tokens_magic.bin", 0, GPT_MAGIC);
     copy_with_int("train.bin", "tokens_version.bin", 1, 2);
@@ -336,7 +348,7 @@ static void make_outputs(void) {
     copy_prefix("head.bin", "out.head", ALL);
     write_text("log.tsv", "step\ttrain_loss\n1\t5.0\n");
     write_text("tokout.merges", "a previous tokenizer\n");
-    write_text("tokout.bin", "a previous decode table\n");
+    write_text("tokout.llmc-tokenizer.bin", "a previous decode table\n");
     write_text("encoded.bin", "previous tokens\n");
     char toy[512];
     snprintf(toy, sizeof toy, "%s/toy", dir);
@@ -386,6 +398,7 @@ static int group_setup(void **state) {
     make_heads();
     make_tsvs();
     make_outputs();
+    if (mkfifo(at("fifo"), 0644) != 0) return -1;  /* an input that would block a reader */
     return fixture_V == 300 ? 0 : -1;
 }
 
@@ -505,10 +518,10 @@ static void test_every_bad_input_to_tokenizer_is_refused_in_one_line_and_writes_
          "--vocab: '70000' is not an integer in [262, 65536]"},
         {"an unknown flag", "tokenizer", PLAIN,
          {"train", "--data", "@corpus.txt", "--vocabulary", "300", "--out", "@tokout", NULL},
-         "unknown flag '--vocabulary'"},
+         "unknown flag --vocabulary for tokenizer train"},
         {"a flag the command does not take", "tokenizer", PLAIN,
          {"decode", "--model", "@tok.merges", "--data", "@train.bin", "--vocab", "300", NULL},
-         "'tokenizer decode' does not take --vocab"},
+         "unknown flag --vocab for tokenizer decode"},
         {"a misspelt command", "tokenizer", PLAIN, {"trian", "--out", "@tokout", NULL},
          "unknown command 'trian'"},
         {"an output folder that does not exist", "tokenizer", PLAIN,
@@ -550,6 +563,18 @@ static void test_every_bad_input_to_tokenizer_is_refused_in_one_line_and_writes_
         {"a token file from a bigger vocabulary", "tokenizer", PLAIN,
          {"decode", "--model", "@tok.merges", "--data", "@tokens_oov.bin", NULL},
          "@tokens_oov.bin: token 17 is 305, outside the vocabulary of 300 tokens"},
+        {"a token file from another tokenizer of the same size", "tokenizer", PLAIN,
+         {"decode", "--model", "@tok.merges", "--data", "@tokens_other_tok.bin", NULL},
+         "@tokens_other_tok.bin was encoded with another tokenizer"},
+        {"a token file written over its own merges file", "tokenizer", PLAIN,
+         {"encode", "--model", "@tok.merges", "--data", "@corpus.txt", "--out", "@tok.merges", NULL},
+         "--out @tok.merges is also --model"},
+        {"an output prefix whose folder is a file", "tokenizer", PLAIN,
+         {"train", "--data", "@corpus.txt", "--vocab", "300", "--out", "@empty.txt/tok", NULL},
+         "cannot write @empty.txt/tok.merges: @empty.txt is not a folder"},
+        {"a FIFO as the text to encode", "tokenizer", PLAIN,
+         {"encode", "--model", "@tok.merges", "--data", "@fifo", "--out", "@encoded.bin", NULL},
+         "cannot read @fifo: it is a FIFO, not a regular file"},
         {"a checkpoint given as the token file", "tokenizer", PLAIN,
          {"decode", "--model", "@tok.merges", "--data", "@model.bin", NULL},
          "@model.bin is not a token file: its magic number is 20240326"},
