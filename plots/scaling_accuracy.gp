@@ -6,7 +6,7 @@
 # usage: gnuplot -c plots/scaling_accuracy.gp plots/scaling_accuracy.tsv plots/scaling_accuracy.png
 # columns: L C n_params zs_sentiment zs_colour fs_k0 fs_k8 fs_gain
 log = ARG1; out = ARG2
-set terminal pngcairo size 900,540 font ",11"
+set terminal pngcairo size 900,600 font ",11"
 set output out
 set datafile separator "\t"
 stats log using 3 nooutput; nmin = STATS_min; nmax = STATS_max
@@ -17,7 +17,7 @@ set logscale x
 set xrange [nmin / 2 : nmax * 2]
 set yrange [0:1.05]
 set grid
-set key bottom right font ",10"
+set key below maxrows 3 font ",10"
 plot log using 3:4 with linespoints pt 5 lw 2 lc rgb "#e08000" title "zero-shot: sentiment with the hint (rung 2)", \
      log using 3:5 with linespoints pt 9 lw 2 lc rgb "#208020" title "zero-shot: colour, as a sentence (rung 2)", \
      log using 3:6 with linespoints pt 6 lw 2 lc rgb "#2040c0" title "few-shot colour, k = 0 (rung 3)", \

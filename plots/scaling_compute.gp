@@ -14,7 +14,7 @@ set xlabel "training compute 6 N D (FLOPs, log; N non-embedding)"
 set ylabel "validation loss (nats per token, log)"
 set logscale xy
 set grid
-set key top right font ",9"
+set key bottom left font ",9"
 run(i) = (column(1) == i) ? column(8) : NaN
 # each run's title from its rows: its shape, its tokens, and whether it is a
 # size of the family (solid, blue to dark by size) or a data-sweep run (grey)
@@ -28,6 +28,8 @@ do for [i=1:nruns] {
 }
 nfam = 0; do for [i=1:nruns] { nfam = nfam + fam[i] }
 colour(i) = fam[i] ? hsv2rgb(0.62, 0.35 + 0.65 * (i - 1.0) / (nfam > 1 ? nfam - 1 : 1), 1.0 - 0.6 * (i - 1.0) / (nfam > 1 ? nfam - 1 : 1)) : 0x909090
+stats log using 8 nooutput; set yrange [STATS_min / 1.08 : STATS_max * 1.12]
+set ytics ("1.0" 1, "1.1" 1.1, "1.2" 1.2, "1.4" 1.4, "1.6" 1.6, "1.8" 1.8, "2" 2, "2.5" 2.5, "3" 3, "4" 4, "5" 5, "6" 6, "8" 8)
 plot for [i=1:nruns] log using 7:(fam[i] ? run(i) : NaN) with linespoints pt 7 ps 0.6 lw 2 \
          lc rgb sprintf("#%06x", colour(i)) title (fam[i] ? names[i] : ""), \
      for [i=1:nruns] log using 7:(fam[i] ? NaN : run(i)) with linespoints pt 6 ps 0.6 lw 1 dt 2 \

@@ -18,6 +18,8 @@ set title sprintf("Rung 3c — loss against tokens, L%d C%d (each run's schedule
 set xlabel "training tokens D (log)"
 set ylabel "validation loss (nats per token, log)"
 set logscale xy
+stats log using 6 nooutput; set yrange [STATS_min / 1.08 : STATS_max * 1.12]
+set ytics ("1.0" 1, "1.1" 1.1, "1.2" 1.2, "1.4" 1.4, "1.6" 1.6, "1.8" 1.8, "2" 2, "2.5" 2.5, "3" 3, "4" 4, "5" 5, "6" 6, "8" 8)
 set xrange [dmin / 1.5 : dmax * 1.5]
 set grid
 set key top right font ",10"
