@@ -7,6 +7,7 @@
 #   make bench-naive  the same on the reference triple-loop matmuls, to see what blocking buys
 #   make data       generate the toy world (data/) and tokenize it (out/)
 #   make run        data, then train and evaluate every rung in order, then plots
+#   make scaling    rung 3c: a family of sizes and a data sweep (about half an hour on two busy cores)
 #   make plots      render every plots/*.gp whose .tsv log exists
 #   make clean      remove build/ (never out/, which holds your checkpoints)
 #
@@ -41,7 +42,7 @@ PROGS    := $(patsubst src/%.c,build/%,$(subst _main.c,.c,$(PROG_SRC)))
 TESTS    := $(patsubst tests/%.c,build/%,$(wildcard tests/test_*.c))
 LIB      := build/libladder.a
 
-.PHONY: all deps test sanitize bench bench-naive clean data run plots
+.PHONY: all deps test sanitize bench bench-naive clean data run plots scaling
 all: $(PROGS)
 
 # ---- deps: check for gcc, make, cmocka and gnuplot; install what is missing ----
@@ -167,6 +168,7 @@ endif
 
 # the rungs in order; each leaves $(RUN)/NAME.out with its summary lines
 RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot sft reward ppo
+RUNGS += $(if $(FAST),scaling)   # rung 3c's full sweep is `make scaling`; FAST=1 runs its tiny one here
 run: all data $(patsubst %,$(RUN)/%.out,$(RUNGS))
 	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
 	@echo; echo "== gptladder: what each rung showed (logs in $(LOGS)/, checkpoints in $(RUN)/)"
@@ -210,6 +212,19 @@ $(RUN)/reward.out: $(RUN)/sft.out data/prefs_train.tsv data/prefs_test.tsv build
 $(RUN)/ppo.out: $(RUN)/sft.out $(RUN)/reward.out data/ppo_prompts.tsv build/ppo
 	./build/ppo $(FLAGS) --model $(RUN)/sft.bin --reward $(RUN)/reward.bin --out $(RUN)/ppo.bin \
 	    --hack-out $(RUN)/ppo_beta0.bin --log $(LOGS)/ppo.tsv | tee $@.tmp && mv $@.tmp $@
+
+# Rung 3c: five sizes on the same tokens and a data sweep, trained from
+# scratch (not from gpt1.bin), two runs at a time on one thread each. Too long
+# for make run's ten minutes, so its own target; its logs and plots are committed.
+$(RUN)/scaling.out: out/pretrain.bin out/val.bin data/zeroshot_test.tsv data/fewshot_pool.tsv \
+	    data/fewshot_test.tsv build/scaling
+	@mkdir -p $(RUN)
+	./build/scaling $(FLAGS) --params-log $(LOGS)/scaling_params.tsv --data-log $(LOGS)/scaling_data.tsv \
+	    --compute-log $(LOGS)/scaling_compute.tsv --accuracy-log $(LOGS)/scaling_accuracy.tsv | tee $@.tmp && mv $@.tmp $@
+
+scaling: all data $(RUN)/scaling.out
+	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
+	@grep '^summary' $(RUN)/scaling.out
 
 # ---- plots: gnuplot -c plots/NAME.gp LOG.tsv OUT.png for every log present ----
 LOGS ?= plots
