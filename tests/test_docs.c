@@ -46,6 +46,7 @@ static const struct { const char *prefix, *why; } skips[] = {
     {"build/fuzz/", "needs make fuzz (clang, libFuzzer)"},
     {"bash bench/compare.sh", "needs PyTorch"},
     {"python", "no Python in the suite"},
+    {"GPTLADDER_SHOW_MESSAGES=1 build/test_badinput", "the bad-input suite itself (make test runs it)"},
 };
 
 /* Flags that set how long a command runs, capped to keep the suite short. */
@@ -247,6 +248,7 @@ typedef struct {
     const char *doc;
     Fence kind;
     int first;            /* line of the opening fence */
+    int indent;           /* its indentation, taken off every line */
     char *script;         /* shell: the block's lines, one per line */
     size_t len, cap;
     int ncommands;
@@ -343,12 +345,15 @@ static void run_doc(const char *doc) {
     while (fgets(line, sizeof line, f)) {
         lineno++;
         line[strcspn(line, "\n")] = '\0';
-        if (starts(line, "```")) {
+        /* a fence may be indented (a block inside a list item); so are its lines */
+        int indent = (int)strspn(line, " ");
+        if (starts(line + indent, "```")) {
             if (!in_block) {
                 memset(&b, 0, sizeof b);
                 b.doc = doc;
                 b.first = lineno;
-                b.kind = fence_kind(line + 3);
+                b.indent = indent;
+                b.kind = fence_kind(line + indent + 3);
                 put(&b.script, &b.len, &b.cap, "", 0);
             } else {
                 block_end(&b);
@@ -356,7 +361,10 @@ static void run_doc(const char *doc) {
             in_block = !in_block;
             continue;
         }
-        if (in_block) { block_line(&b, line, lineno); continue; }
+        if (in_block) {
+            block_line(&b, line + (indent < b.indent ? indent : b.indent), lineno);
+            continue;
+        }
         /* text: join lines while a code span is open */
         if (para[0] == '\0') para_line = lineno;
         else strncat(para, " ", sizeof para - strlen(para) - 1);
