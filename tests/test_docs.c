@@ -28,7 +28,8 @@
  *
  * Not run (the `skips` table says why): make's own targets, and what needs
  * tools the suite does not assume (valgrind, PyTorch, libFuzzer builds).
- * Set GPTLADDER_DOCS_VERBOSE=1 to print every command with its time.
+ * Set GPTLADDER_DOCS_VERBOSE=1 to print every command with its time, and
+ * GPTLADDER_DOCS_TIMEOUT=S to stop a command after S seconds (default 120).
  */
 #include "testutil.h"
 
@@ -68,6 +69,7 @@ static struct {
     char root[512];   /* absolute path of the repository */
     char scratch[600];
     int have_gdb, have_gnuplot;
+    int timeout;       /* seconds a unit may run */
     int commands, failed, skipped;
     int recipes, recipes_failed;
     int hidden;        /* command-like lines in blocks that are not run */
@@ -178,8 +180,8 @@ static void run_shell(const char *doc, int first, const char *script, int ncomma
     /* line 1 is the prologue; the unit's lines follow, so LINENO maps back */
     fprintf(f, "set -eo pipefail; trap 'echo __DOCS_FAILED_LINE $LINENO' ERR\n%s\n", script);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "cd %s && GPTLADDER_FAST=1 OMP_NUM_THREADS=1 timeout 120 bash .docs/unit.sh "
-             "< /dev/null > %s 2>&1", run.scratch, log);
+    snprintf(cmd, sizeof cmd, "cd %s && GPTLADDER_FAST=1 OMP_NUM_THREADS=1 timeout %d bash .docs/unit.sh "
+             "< /dev/null > %s 2>&1", run.scratch, run.timeout, log);
     double t0 = wall();
     int status = sh(cmd);
     run.commands += ncommands;
@@ -188,8 +190,8 @@ static void run_shell(const char *doc, int first, const char *script, int ncomma
     run.failed++;
     int k = last_marker(log, "__DOCS_FAILED_LINE"), line = k >= 2 ? first + k - 2 : first;
     char what[128];
-    snprintf(what, sizeof what, status == 124 ? "a command ran past 120 s" : "a command failed (exit %d)",
-             status);
+    if (status == 124) snprintf(what, sizeof what, "a command ran past %d s", run.timeout);
+    else snprintf(what, sizeof what, "a command failed (exit %d)", status);
     report(doc, line, what, log);
 }
 
@@ -212,8 +214,8 @@ static void run_gdb(const char *doc, int first, const char *args_line, char **cm
             args + strlen(prog), run.scratch);
     for (int i = 0; i < n; i++) fprintf(f, "echo __DOCS_LINE %d\\n\n%s\n", lines[i], cmds[i]);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "cd %s && GPTLADDER_FAST=1 OMP_NUM_THREADS=1 timeout 300 gdb -nx -batch -x %s %s "
-             "< /dev/null > %s 2> %s", run.scratch, path, prog, log, err);
+    snprintf(cmd, sizeof cmd, "cd %s && GPTLADDER_FAST=1 OMP_NUM_THREADS=1 timeout %d gdb -nx -batch -x %s %s "
+             "< /dev/null > %s 2> %s", run.scratch, 2 * run.timeout, path, prog, log, err);
     int status = sh(cmd);
     /* gdb's complaints, warnings aside (a container may forbid turning off ASLR) */
     snprintf(cmd, sizeof cmd, "grep -v -e '^warning:' -e '^$' %s > /dev/null", err);
@@ -433,6 +435,8 @@ static int setup(void **state) {
     one_cpu();
     assert_non_null(getcwd(run.root, sizeof run.root));
     snprintf(run.scratch, sizeof run.scratch, "%s/%s", run.root, DOCS_DIR);
+    const char *t = getenv("GPTLADDER_DOCS_TIMEOUT");
+    run.timeout = t && atoi(t) > 0 ? atoi(t) : 120;
     run.have_gdb = sh("command -v gdb > /dev/null") == 0;
     run.have_gnuplot = sh("command -v gnuplot > /dev/null") == 0;
     double t0 = wall();
