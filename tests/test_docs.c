@@ -22,9 +22,10 @@
  * ladder trained at --fast size (about 10 s). Every program runs with
  * GPTLADDER_FAST=1 (the --fast preset); "/tmp/" in a command becomes the
  * scratch copy's tmp/; a few flags that set a length are capped (--steps 5,
- * --epochs 1, --evals 4, --iters 2). The commands of one file share the scratch copy in
- * document order, as a reader would run them. `my.txt` and `my_val.txt`, the
- * README's "your own text", are cut from the toy corpus.
+ * --epochs 1, --evals 4, --iters 2). The files are read in order (README.md,
+ * notes/ by name, data/README.md) and share the scratch copy, so a command
+ * may use what an earlier one wrote, as a reader's would. `my.txt` and
+ * `my_val.txt`, the README's "your own text", are cut from the toy corpus.
  *
  * Not run (the `skips` table says why): make's own targets, and what needs
  * tools the suite does not assume (valgrind, PyTorch, libFuzzer builds).
@@ -34,6 +35,7 @@
 #include "testutil.h"
 
 #include <ctype.h>
+#include <glob.h>
 #include <sched.h>
 #include <sys/time.h>
 
@@ -54,14 +56,6 @@ static const struct { const char *prefix, *why; } skips[] = {
 /* Flags that set how long a command runs, capped to keep the suite short. */
 static const struct { const char *flag; long cap; } caps[] = {
     {"--steps", 5}, {"--epochs", 1}, {"--evals", 4}, {"--iters", 2},
-};
-
-static const char *docs[] = {
-    "README.md", "notes/00-tensor-and-model.md", "notes/01-tokenizer-and-toy-world.md",
-    "notes/02-gpt1.md", "notes/03-gpt2-zero-shot.md", "notes/04-gpt3-few-shot.md",
-    "notes/04b-induction.md", "notes/04c-scaling.md", "notes/05-sft.md",
-    "notes/06-reward-model.md", "notes/07-ppo.md", "notes/07b-dpo.md", "notes/08-chat.md",
-    "notes/09-reliability.md", "notes/10-performance.md", "data/README.md",
 };
 
 /* What one pass over the docs found (the group setup runs it once). */
@@ -448,7 +442,13 @@ static int setup(void **state) {
         return -1;
     }
     if (!run.have_gdb) printf("docs: gdb is not installed: the gdb recipes are not run\n");
-    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) run_doc(docs[i]);
+    run_doc("README.md");
+    glob_t notes;   /* every note, in name order (glob sorts) */
+    if (glob("notes/*.md", 0, NULL, &notes) == 0) {
+        for (size_t i = 0; i < notes.gl_pathc; i++) run_doc(notes.gl_pathv[i]);
+        globfree(&notes);
+    }
+    run_doc("data/README.md");
     run.seconds = wall() - t0;
     printf("docs: %d commands run (%d failed), %d not run, %d gdb recipes%s (%d failed), in %.0f s\n",
            run.commands, run.failed, run.skipped, run.recipes, run.have_gdb ? "" : " (not run: no gdb)",
