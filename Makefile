@@ -138,11 +138,12 @@ bench-naive: build/bench_naive
 # toydata writes every file of data/ at once; pretrain.txt is too big to commit
 # and is regenerated (byte for byte) from the seed.
 DATA_SEED ?= 1
-data: out/pretrain.bin out/val.bin
+data: out/pretrain.bin out/val.bin out/induction_train.bin
 
 DATA_FILES := data/pretrain.txt data/val.txt data/classify_train.tsv data/classify_test.tsv \
 	data/zeroshot_test.tsv data/fewshot_pool.tsv data/fewshot_test.tsv data/sft_train.tsv \
-	data/sft_test.tsv data/prefs_train.tsv data/prefs_test.tsv data/ppo_prompts.tsv
+	data/sft_test.tsv data/prefs_train.tsv data/prefs_test.tsv data/ppo_prompts.tsv \
+	data/induction_train.txt data/induction_test.txt
 $(DATA_FILES) &: build/toydata
 	./build/toydata --out data --seed $(DATA_SEED)
 
@@ -166,7 +167,7 @@ FLAGS :=
 endif
 
 # the rungs in order; each leaves $(RUN)/NAME.out with its summary lines
-RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot sft reward ppo
+RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot induction sft reward ppo
 run: all data $(patsubst %,$(RUN)/%.out,$(RUNGS))
 	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
 	@echo; echo "== gptladder: what each rung showed (logs in $(LOGS)/, checkpoints in $(RUN)/)"
@@ -195,6 +196,14 @@ $(RUN)/gpt2_zeroshot.out: $(RUN)/gpt1.bin data/zeroshot_test.tsv build/gpt2_zero
 $(RUN)/gpt3_fewshot.out: $(RUN)/gpt1.bin data/fewshot_pool.tsv data/fewshot_test.tsv build/gpt3_fewshot
 	./build/gpt3_fewshot $(FLAGS) --model $< --log $(LOGS)/gpt3_fewshot.tsv \
 	    --cot-log $(LOGS)/gpt3_cot.tsv | tee $@.tmp && mv $@.tmp $@
+
+# Rung 3b: a small model of its own, trained on the corpus with repeated-block
+# documents mixed in, until an induction head forms (notes/04b-induction.md).
+$(RUN)/induction.out: out/induction_train.bin data/induction_test.txt data/fewshot_pool.tsv \
+	    data/fewshot_test.tsv build/induction
+	@mkdir -p $(RUN)
+	./build/induction $(FLAGS) --out $(RUN)/induction.bin --log $(LOGS)/induction.tsv \
+	    --heads-log $(LOGS)/induction_heads.tsv --heatmap $(LOGS)/induction_heatmap.tsv | tee $@.tmp && mv $@.tmp $@
 
 # InstructGPT steps 1 and 2: SFT on demonstrations, then the reward model on
 # ranked comparisons (it starts from the SFT trunk; its head goes beside it).

@@ -107,6 +107,15 @@ const float *score_attention(const GPT *m, int l, int b, int h) {
     return m->acts.att + (size_t)l * layer + ((size_t)b * c->NH + (size_t)h) * T * T;
 }
 
+const float *score_head_outputs(const GPT *m, int l, int b) {
+    const GPTConfig *c = &m->config;
+    if (l < 0 || l >= c->L || b < 0 || b >= m->B) {
+        die("score_head_outputs: block %d, row %d is outside the last forward (L=%d, B=%d)", l, b, c->L, m->B);
+    }
+    size_t layer = (size_t)m->Bmax * m->Tmax * c->C;
+    return m->acts.atty + (size_t)l * layer + (size_t)b * m->T * c->C;
+}
+
 /* ---- greedy generation ---- */
 
 int generate_sampled(GPT *m, const int *ctx, int nctx, int *out, int max_new, const unsigned char *stop,

@@ -62,6 +62,12 @@ int score_best(const Score *s, int n, int by_mean);
  * function is the one place that knows it. */
 const float *score_attention(const GPT *m, int l, int b, int h);
 
+/* What the heads of block l wrote at batch row b of the last gpt_forward,
+ * before the output projection: a (T, C) matrix, head h in columns
+ * h*C/NH .. (h+1)*C/NH - 1 (gpt.h's atty, found the way score_attention
+ * finds att). Rung 3b reads it to ask whether a head copies. */
+const float *score_head_outputs(const GPT *m, int l, int b);
+
 /* ---- greedy generation with stop tokens ---- */
 
 /* Continues ctx[0..nctx) greedily (gpt_sample at temperature 0) for at most
