@@ -1,47 +1,35 @@
 /* induction.c — rung 3b: watching an induction head form, after Olsson et
- * al. 2022, "In-context Learning and Induction Heads" (Anthropic).
+ * al. 2022, "In-context Learning and Induction Heads".
  *
- * The paper's claim (§1): "induction heads [...] implement a simple
- * algorithm to complete token sequences like [A][B] ... [A] -> [B]", by two
- * heads in two layers: a previous-token head writes "the token before me
- * was A" into each position, and the induction head, one layer up, looks
- * for the position whose previous token is the current token (prefix
- * matching) and copies the token it finds there (copying). The heads form
- * in a sudden "phase change" early in training, visible as a bump in the
- * loss, and in-context learning improves at the same moment.
+ * The claim (§1): induction heads "implement a simple algorithm to complete
+ * token sequences like [A][B] ... [A] -> [B]", with two heads in two layers:
+ * a previous-token head writes "the token before me was A" into each
+ * position; the induction head, one layer up, looks for the position whose
+ * previous token is the current token (prefix matching) and copies the token
+ * it finds there (copying). They form in a sudden "phase change", and
+ * in-context learning improves at the same moment. Step by step:
  *
- * What this file does, step by step:
- *
- *   1. Train a small GPT (gpt.c) on the toy corpus with synthetic
- *      repeated-block documents mixed in (toydata's induction_train.txt,
- *      tokenized): train, the loop; lm_step, one step.
- *   2. At every evaluation, on held-out "random block, then the same block"
- *      documents (data/induction_test.txt): the loss on the fresh half and
- *      on the repeated half (eval_docs). An induction head makes the
- *      repeated half nearly free; nothing else can, since the blocks are
- *      random.
- *   3. For every head, the paper's two scores and the previous-token score
- *      (head_attention_scores, copy_rank):
- *        prefix matching  attention from a repeated token to the token
- *                         after its earlier occurrence;
- *        copying          does the head's output raise the logit of the
- *                         token it attends to (its rank among all tokens);
- *        previous token   attention from each position to the one before.
+ *   1. Train a small GPT on the toy corpus with synthetic repeated-block
+ *      documents mixed in (toydata's induction_train.txt): train, lm_step.
+ *   2. Every evaluation, on held-out "random block, then the same block"
+ *      documents (data/induction_test.txt): the loss on each half
+ *      (eval_docs). Only an induction head makes the repeated half cheap.
+ *   3. Every head's two scores and its previous-token score:
+ *      prefix matching (head_attention_scores: attention from a repeated
+ *      token to the token after its earlier occurrence), copying
+ *      (head_copy_scores: does the head raise the logit of the token it
+ *      attends to), previous token (attention to the position before).
  *   4. In-context learning in the corpus's own words: pairings defined only
- *      in the prompt ("car four . owl seven . car" -> "four"), k = 1, 2, 4, 8
- *      shots from data/fewshot_pool.tsv, queries from fewshot_test.tsv
- *      (pairing_accuracy; chance is 1/12).
- *   5. The phase change is the first evaluation at which some head puts at
- *      least half of its attention on the token after the earlier
- *      occurrence (PHASE_PREFIX); the summary names it and the best head.
+ *      in the prompt, "car four . owl seven . car" -> four, with k = 1, 2,
+ *      4, 8 shots (pairing_accuracy; chance 1/12).
+ *   5. The phase change: the first evaluation at which a head's prefix
+ *      matching reaches PHASE_PREFIX.
  *
- * --attention writes the attention pattern of any checkpoint, block, head
- * and prompt as a TSV heatmap (attention_mode), for this rung's model or
- * rung 1's.
+ * --attention writes any checkpoint's attention (any block, head, prompt)
+ * as a heatmap TSV (attention_mode), rung 1's model included.
  *
- * Left out: the paper's ablations of the heads (knocking one out), its
- * larger models, and the eigenvalue form of the copying score (we measure
- * copying on the held-out documents instead).
+ * Left out: ablating heads, larger models, and the eigenvalue form of the
+ * copying score (measured here on the held-out documents instead).
  */
 #include "cli.h"
 #include "gpt.h"
@@ -61,7 +49,7 @@
 static const int KS[NUM_KS] = {1, 2, 4, 8};
 #define PHASE_PREFIX 0.5f    /* a head with this prefix-matching score has formed */
 #define EVAL_BATCH 64        /* held-out documents per forward */
-#define PAIRING_SEED 77      /* the pairing prompts are the same for every run and every seed */
+#define PAIRING_SEED 77      /* the same pairing prompts for every run and seed */
 #define PAIRING_TASK "pairing"
 #define EMA_DECAY 0.9f
 
@@ -79,25 +67,14 @@ typedef struct {
 /* The recipe: a 2-layer model with a short context, a big batch, a high
  * learning rate and no weight decay (notes/04b-induction.md measures it). */
 static Options defaults(void) {
-    Options o = {0};
-    o.data = "out/induction_train.bin";
-    o.test = "data/induction_test.txt";
-    o.pool = "data/fewshot_pool.tsv";
-    o.queries = "data/fewshot_test.tsv";
-    o.tokenizer = "out/tokenizer.merges";
-    o.out = TRY_DIR "/induction.bin";
-    o.log = TRY_DIR "/induction.tsv";
-    o.heads_log = TRY_DIR "/induction_heads.tsv";
-    o.heatmap = TRY_DIR "/induction_heatmap.tsv";
-    o.model = "out/induction.bin";
-    o.prompt = "";
-    o.layer = 1; o.head = 0;
-    o.layers = 2; o.nheads = 2; o.channels = 64; o.seq = 32;
-    o.steps = 2000; o.batch = 64; o.warmup = 50; o.eval_every = 50;
-    o.eval_docs = 256; o.nqueries = 100;
-    o.lr = 5e-3f; o.min_lr_frac = 0.1f; o.weight_decay = 0.0f; o.clip = 1.0f;
-    o.seed = 1;
-    return o;
+    return (Options){
+        .data = "out/induction_train.bin", .test = "data/induction_test.txt", .pool = "data/fewshot_pool.tsv",
+        .queries = "data/fewshot_test.tsv", .tokenizer = "out/tokenizer.merges", .out = TRY_DIR "/induction.bin",
+        .log = TRY_DIR "/induction.tsv", .heads_log = TRY_DIR "/induction_heads.tsv",
+        .heatmap = TRY_DIR "/induction_heatmap.tsv", .model = "out/induction.bin", .prompt = "", .layer = 1,
+        .layers = 2, .nheads = 2, .channels = 64, .seq = 32, .steps = 2000, .batch = 64, .warmup = 50,
+        .eval_every = 50, .eval_docs = 256, .nqueries = 100, .lr = 5e-3f, .min_lr_frac = 0.1f, .clip = 1.0f,
+        .seed = 1};
 }
 
 static void parse_flags(Options *o, int argc, char **argv) {
@@ -139,16 +116,9 @@ static void parse_flags(Options *o, int argc, char **argv) {
 
 /* ---- the held-out documents: a random block, then the same block ---- */
 
-typedef struct {
-    int *tokens;  /* <|endoftext|> "\n" block block */
-    int n;        /* tokens */
-    int half;     /* index of the first token of the repeated block */
-} Doc;
-
-typedef struct {
-    Doc *d;
-    int n;
-} DocSet;
+/* tokens: <|endoftext|> "\n" block block, n of them; the repeat starts at half */
+typedef struct { int *tokens, n, half; } Doc;
+typedef struct { Doc *d; int n; } DocSet;
 
 /* Encodes one line "w1 .. wm w1 .. wm" as a document start, and finds where
  * its second half begins. Dies with PATH:LINE on a line that is not a block
@@ -292,10 +262,8 @@ static void free_pairing(Pairing *p) {
 
 /* ---- the head scores ---- */
 
-typedef struct {
-    double prefix, prev, copy;  /* sums over the positions counted */
-    int nprefix, nprev, ncopy;
-} HeadTally;
+/* One head's scores: sums over the positions counted, and their counts. */
+typedef struct { double prefix, prev, copy; int nprefix, nprev, ncopy; } HeadTally;
 
 /* Where an induction head should look from position t: the position after
  * the one earlier occurrence s of tokens[t]. -1 when tokens[t] did not occur
@@ -502,29 +470,24 @@ static void world_open(World *w, const Options *o) {
     tokenizer_load(&w->tok, o->tokenizer);
     int V = w->tok.vocab_size;
     w->train = tokens_load(o->data, &w->ntrain, V);
-    if (w->ntrain <= (size_t)o->seq + 1) {
-        die("%s has %zu tokens: too few for one sequence of %d", o->data, w->ntrain, o->seq + 1);
-    }
-    if (o->layers * o->nheads > MAX_HEADS) die("--layers x --heads is %d; at most %d heads", o->layers * o->nheads, MAX_HEADS);
+    if (w->ntrain <= (size_t)o->seq + 1) die("%s has %zu tokens: too few for one sequence of %d", o->data, w->ntrain, o->seq + 1);
+    if (o->layers * o->nheads > MAX_HEADS) die("--layers x --heads: at most %d heads", MAX_HEADS);
     gpt_build(&w->m, gpt_config(o->seq, V, o->layers, o->nheads, o->channels), (uint64_t)o->seed);
     w->m.tokenizer_id = tokenizer_id(&w->tok);
     w->docs = load_docs(&w->tok, o->test, o->eval_docs, o->seq);
     w->pairing = load_pairing(&w->tok, o->pool, o->queries, o->nqueries, o->seq);
     w->eot = tokenizer_special_id(&w->tok, TOK_EOT);
     size_t BT = (size_t)(o->batch > EVAL_BATCH ? o->batch : EVAL_BATCH) * (size_t)o->seq;
-    w->eb.inputs = malloc_or_die(sizeof(int) * BT, "inputs");
-    w->eb.targets = malloc_or_die(sizeof(int) * BT, "targets");
-    w->eb.fresh = malloc_or_die(sizeof(float) * BT, "weights");
-    w->eb.repeated = malloc_or_die(sizeof(float) * BT, "weights");
-    w->eb.scratch = malloc_or_die(sizeof(float) * (size_t)(o->channels + V), "scratch");
+    w->eb.inputs = malloc_or_die(sizeof(int) * 2 * BT, "inputs and targets");  /* one bag of ints, one of floats */
+    w->eb.targets = w->eb.inputs + BT;
+    w->eb.fresh = malloc_or_die(sizeof(float) * (2 * BT + (size_t)(o->channels + V)), "weights and scratch");
+    w->eb.repeated = w->eb.fresh + BT;
+    w->eb.scratch = w->eb.repeated + BT;
 }
 
 static void world_close(World *w) {
     free(w->eb.inputs);
-    free(w->eb.targets);
     free(w->eb.fresh);
-    free(w->eb.repeated);
-    free(w->eb.scratch);
     free_pairing(&w->pairing);
     free_docs(&w->docs);
     free(w->train);
@@ -533,8 +496,7 @@ static void world_close(World *w) {
 }
 
 static Eval evaluate(World *w) {
-    Eval e;
-    memset(&e, 0, sizeof e);
+    Eval e = {0};
     eval_docs(&w->m, &w->docs, &w->eb, w->eot, &e);
     pairing_accuracy(&w->m, &w->pairing, &e);
     return e;
@@ -544,15 +506,28 @@ static Eval evaluate(World *w) {
 
 static void head_name(char *buf, size_t n, int h, int NH) { snprintf(buf, n, "l%dh%d", h / NH, h % NH); }
 
-static void log_headers(AtomicFile *log, AtomicFile *heads, int nh, int NH) {
+/* The run's logs and its phase-change detector. */
+typedef struct {
+    AtomicFile log, heads;
+    int nh, NH;        /* heads in all, heads per block */
+    int phase_step;    /* the first evaluation with a head at PHASE_PREFIX; -1: none yet */
+    double t_start;
+} Report;
+
+/* Opens both logs (kept until the run succeeds) and writes their headers. */
+static void report_open(Report *r, const Options *o) {
+    *r = (Report){.nh = o->layers * o->nheads, .NH = o->nheads, .phase_step = -1, .t_start = now_seconds()};
+    log_open(&r->log, o->log, 0);
+    log_open(&r->heads, o->heads_log, 0);
+    AtomicFile *log = &r->log, *heads = &r->heads;
     fprintf(log->f, "step\ttrain_loss\ttrain_loss_ema\tlr\tloss_fresh\tloss_repeated\tacc_k1\tacc_k2\tacc_k4\tacc_k8\t"
                     "best_prefix\tbest_copy\n");
     fprintf(heads->f, "step");
     const char *kinds[3] = {"prefix", "copy", "prev"};
     char name[32];
     for (int k = 0; k < 3; k++) {
-        for (int h = 0; h < nh; h++) {
-            head_name(name, sizeof name, h, NH);
+        for (int h = 0; h < r->nh; h++) {
+            head_name(name, sizeof name, h, r->NH);
             fprintf(heads->f, "\t%s_%s", kinds[k], name);
         }
     }
@@ -561,57 +536,38 @@ static void log_headers(AtomicFile *log, AtomicFile *heads, int nh, int NH) {
     log_flush(heads);
 }
 
-/* One row per step; the evaluation columns hold "-" between evaluations. */
-static void log_step(AtomicFile *log, int step, float loss, float ema, float lr, const Eval *e) {
-    if (isnan(loss)) fprintf(log->f, "%d\t-\t-\t%.6g", step, lr);
-    else fprintf(log->f, "%d\t%.5f\t%.5f\t%.6g", step, loss, ema, lr);
-    if (e) {
-        fprintf(log->f, "\t%.5f\t%.5f", e->loss_fresh, e->loss_repeated);
-        for (int j = 0; j < NUM_KS; j++) fprintf(log->f, "\t%.4f", e->acc[j]);
-        fprintf(log->f, "\t%.4f\t%.4f\n", e->prefix[e->best], e->copy[e->best]);
+/* Every step: a line on stdout and a row of the log ("-" in the evaluation
+ * columns between evaluations). Every evaluation (e not NULL): a line, a row
+ * of the heads log, and the phase-change check. */
+static void log_iteration(Report *r, int step, int steps, float loss, float ema, float lr, float norm, const Eval *e) {
+    FILE *f = r->log.f;
+    if (step > 0) {
+        double elapsed = now_seconds() - r->t_start;
+        printf("step %4d/%d | loss %.4f (ema %.4f) | lr %.2e | norm %.2f | %.0f s left\n", step, steps, loss, ema,
+               lr, norm, elapsed / step * (steps - step));
+        fprintf(f, "%d\t%.5f\t%.5f\t%.6g", step, loss, ema, lr);
     } else {
-        fputs("\t-\t-\t-\t-\t-\t-\t-\t-\n", log->f);
+        fprintf(f, "0\t-\t-\t0");
     }
-    log_flush(log);
-}
-
-static void log_heads(AtomicFile *heads, int step, const Eval *e, int nh) {
-    fprintf(heads->f, "%d", step);
-    for (int h = 0; h < nh; h++) fprintf(heads->f, "\t%.4f", e->prefix[h]);
-    for (int h = 0; h < nh; h++) fprintf(heads->f, "\t%.4f", e->copy[h]);
-    for (int h = 0; h < nh; h++) fprintf(heads->f, "\t%.4f", e->prev[h]);
-    fputc('\n', heads->f);
-    log_flush(heads);
-}
-
-static void print_eval(int step, const Eval *e, int NH) {
+    if (!e) {
+        fputs("\t-\t-\t-\t-\t-\t-\t-\t-\n", f);
+        log_flush(&r->log);
+        return;
+    }
+    fprintf(f, "\t%.5f\t%.5f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\n", e->loss_fresh, e->loss_repeated, e->acc[0],
+            e->acc[1], e->acc[2], e->acc[3], e->prefix[e->best], e->copy[e->best]);
+    log_flush(&r->log);
+    fprintf(r->heads.f, "%d", step);
+    const float *score[3] = {e->prefix, e->copy, e->prev};
+    for (int k = 0; k < 3; k++) for (int h = 0; h < r->nh; h++) fprintf(r->heads.f, "\t%.4f", score[k][h]);
+    fputc('\n', r->heads.f);
+    log_flush(&r->heads);
+    if (r->phase_step < 0 && e->prefix[e->best] >= PHASE_PREFIX) r->phase_step = step;
     char name[32];
-    head_name(name, sizeof name, e->best, NH);
+    head_name(name, sizeof name, e->best, r->NH);
     printf("  eval %d: held-out loss fresh %.3f, repeated %.3f | pairing k=1/2/4/8 %.2f %.2f %.2f %.2f | "
            "best head %s: prefix %.2f copy %.2f\n", step, e->loss_fresh, e->loss_repeated, e->acc[0], e->acc[1],
            e->acc[2], e->acc[3], name, e->prefix[e->best], e->copy[e->best]);
-}
-
-/* Writes head h of block l on the prompt of the last forward (row 0, T
- * positions): "# title", the tokens, then one row "query key weight" per
- * cell (0 above the diagonal), a blank line after each query: gnuplot's
- * `with image` reads it. */
-static void write_heatmap(FILE *f, const GPT *m, const Tokenizer *tok, const int *tokens, int l, int h,
-                          const char *title) {
-    int T = m->T;
-    fprintf(f, "# %s: block %d head %d\n# tokens:", title, l, h);
-    for (int t = 0; t < T; t++) {
-        int len;
-        const unsigned char *bytes = tokenizer_token_bytes(tok, tokens[t], &len);
-        fputc(' ', f);
-        tokenizer_print_escaped(f, bytes, (size_t)len);
-    }
-    fprintf(f, "\nquery\tkey\tweight\n");
-    const float *att = score_attention(m, l, 0, h);
-    for (int t = 0; t < T; t++) {
-        for (int s = 0; s < T; s++) fprintf(f, "%d\t%d\t%.5f\n", t, s, att[(size_t)t * T + s]);
-        fputc('\n', f);
-    }
 }
 
 /* The induction head and the previous-token head on the first held-out
@@ -622,10 +578,9 @@ static void write_heatmaps(World *w, const Eval *e, const char *path) {
     int NH = w->m.config.NH;
     AtomicFile af;
     atomic_open(&af, path);
-    write_heatmap(af.f, &w->m, &w->tok, d->tokens, e->best / NH, e->best % NH, "induction head (best prefix matching)");
-    fputs("\n\n", af.f);
-    write_heatmap(af.f, &w->m, &w->tok, d->tokens, e->best_prev / NH, e->best_prev % NH,
-                  "previous-token head (best previous-token score)");
+    score_write_attention(af.f, &w->m, &w->tok, d->tokens, e->best / NH, e->best % NH, "induction head");
+    fputs("\n\n", af.f);  /* the next gnuplot index */
+    score_write_attention(af.f, &w->m, &w->tok, d->tokens, e->best_prev / NH, e->best_prev % NH, "previous-token head");
     atomic_commit(&af);
 }
 
@@ -665,24 +620,18 @@ static void train(const Options *o) {
     World w = {0};
     world_open(&w, o);
     GPT *m = &w.m;
-    int B = o->batch, T = o->seq, nh = o->layers * o->nheads;
+    int B = o->batch, T = o->seq;
     printf("induction: %zu training tokens (%s), %d held-out documents, %d pairing queries per k\n", w.ntrain,
            o->data, w.docs.n, w.pairing.nq);
     printf("model: L=%d C=%d NH=%d T=%d, %zu parameters\n", o->layers, o->channels, o->nheads, T, m->num_parameters);
-    AtomicFile log, heads;
-    log_open(&log, o->log, 0);
-    log_open(&heads, o->heads_log, 0);
-    log_headers(&log, &heads, nh, o->nheads);
+    Report r;
+    report_open(&r, o);
     Eval e = evaluate(&w);
-    print_eval(0, &e, o->nheads);
-    log_step(&log, 0, NAN, NAN, 0.0f, &e);
-    log_heads(&heads, 0, &e, nh);
-    int phase_step = e.prefix[e.best] >= PHASE_PREFIX ? 0 : -1;
+    log_iteration(&r, 0, o->steps, NAN, NAN, 0.0f, NAN, &e);
     Rng rng;
     rng_seed(&rng, (uint64_t)o->seed + 1000);
     AdamWConfig adam = {0.9f, 0.95f, 1e-8f, o->weight_decay};
     float ema = 0.0f;
-    double t_start = now_seconds();
     for (int step = 1; step <= o->steps; step++) {
         gpt_random_windows(w.train, w.ntrain, B, T, w.eb.inputs, w.eb.targets, &rng);
         float loss = lm_step(m, w.eb.inputs, w.eb.targets, B, T);
@@ -694,35 +643,21 @@ static void train(const Options *o) {
         ema = step == 1 ? loss : EMA_DECAY * ema + (1.0f - EMA_DECAY) * loss;
         int evaluated = step % o->eval_every == 0 || step == o->steps;
         if (evaluated) {
-            e = evaluate(&w);
+            e = evaluate(&w);  /* held-out halves, every head's scores, pairing accuracy */
             die_if_not_finite("the held-out loss", e.loss_repeated, step);
-            if (phase_step < 0 && e.prefix[e.best] >= PHASE_PREFIX) phase_step = step;
-            log_heads(&heads, step, &e, nh);
         }
-        double elapsed = now_seconds() - t_start;
-        printf("step %4d/%d | loss %.4f (ema %.4f) | lr %.2e | norm %.2f | %.0f s left\n", step, o->steps, loss,
-               ema, lr, norm, elapsed / step * (o->steps - step));
-        if (evaluated) print_eval(step, &e, o->nheads);
-        log_step(&log, step, loss, ema, lr, evaluated ? &e : NULL);
+        log_iteration(&r, step, o->steps, loss, ema, lr, norm, evaluated ? &e : NULL);
     }
     gpt_save(m, o->out);
     write_heatmaps(&w, &e, o->heatmap);
-    log_commit(&log);
-    log_commit(&heads);
-    print_results(&w, &e, phase_step, now_seconds() - t_start);
+    log_commit(&r.log);
+    log_commit(&r.heads);
+    print_results(&w, &e, r.phase_step, now_seconds() - r.t_start);
     printf("checkpoint: %s; heatmaps: %s\n", o->out, o->heatmap);
     world_close(&w);
 }
 
 /* ---- --attention: any checkpoint, block, head and prompt ---- */
-
-/* The first line of PATH (malloc'd), for the default prompt. */
-static char *first_line(const char *path) {
-    char *text = read_file_or_die(path, NULL);
-    text[strcspn(text, "\n")] = '\0';
-    if (!text[0]) die("%s: the first line is empty", path);
-    return text;
-}
 
 static void attention_mode(const Options *o) {
     Tokenizer tok;
@@ -733,14 +668,15 @@ static void attention_mode(const Options *o) {
     const GPTConfig *c = &m.config;
     if (o->layer >= c->L) die("--layer %d: %s has blocks 0..%d", o->layer, o->model, c->L - 1);
     if (o->head >= c->NH) die("--head %d: %s has heads 0..%d", o->head, o->model, c->NH - 1);
-    char *text = o->prompt[0] ? strdup_or_die(o->prompt) : first_line(o->test);
+    char *text = o->prompt[0] ? strdup_or_die(o->prompt) : read_file_or_die(o->test, NULL);
+    text[strcspn(text, "\n")] = '\0';  /* the default: the first held-out document */
     int n;
     int *tokens = encode_prompt(&tok, text, &n);
     if (n > c->maxT) die("the prompt has %d tokens; %s's context is %d", n, o->model, c->maxT);
     gpt_forward(&m, tokens, 1, n);
     AtomicFile af;
     atomic_open(&af, o->heatmap);
-    write_heatmap(af.f, &m, &tok, tokens, o->layer, o->head, text);
+    score_write_attention(af.f, &m, &tok, tokens, o->layer, o->head, text);
     atomic_commit(&af);
     printf("attention of block %d head %d over %d tokens of \"%s\": %s\n", o->layer, o->head, n, text, o->heatmap);
     free(tokens);

@@ -21,6 +21,8 @@
 #ifndef GPTLADDER_SCORE_H
 #define GPTLADDER_SCORE_H
 
+#include <stdio.h>
+
 #include "gpt.h"
 #include "tokenizer.h"
 
@@ -67,6 +69,14 @@ const float *score_attention(const GPT *m, int l, int b, int h);
  * h*C/NH .. (h+1)*C/NH - 1 (gpt.h's atty, found the way score_attention
  * finds att). Rung 3b reads it to ask whether a head copies. */
 const float *score_head_outputs(const GPT *m, int l, int b);
+
+/* Writes the attention of block l, head h over the last gpt_forward's row 0
+ * (tokens[0..T)) as a heatmap any rung can draw: "# TITLE: block l head h",
+ * "# tokens: ..." (each token's bytes, escaped), a header "query key weight",
+ * then one row per cell (0 above the diagonal) and a blank line after each
+ * query, which gnuplot's `with image` reads (plots/induction_heatmap.gp). */
+void score_write_attention(FILE *f, const GPT *m, const Tokenizer *tok, const int *tokens, int l, int h,
+                           const char *title);
 
 /* ---- greedy generation with stop tokens ---- */
 
