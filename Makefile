@@ -159,11 +159,12 @@ bench-naive: build/bench_naive
 # toydata writes every file of data/ at once; pretrain.txt is too big to commit
 # and is regenerated (byte for byte) from the seed.
 DATA_SEED ?= 1
-data: out/pretrain.bin out/val.bin
+data: out/pretrain.bin out/val.bin out/induction_train.bin
 
 DATA_FILES := data/pretrain.txt data/val.txt data/classify_train.tsv data/classify_test.tsv \
 	data/zeroshot_test.tsv data/fewshot_pool.tsv data/fewshot_test.tsv data/sft_train.tsv \
-	data/sft_test.tsv data/prefs_train.tsv data/prefs_test.tsv data/ppo_prompts.tsv
+	data/sft_test.tsv data/prefs_train.tsv data/prefs_test.tsv data/ppo_prompts.tsv \
+	data/induction_train.txt data/induction_test.txt
 $(DATA_FILES) &: build/toydata
 	./build/toydata --out data --seed $(DATA_SEED)
 
@@ -191,7 +192,7 @@ endif
 # make run first checks those records: a checkpoint replaced by hand is moved
 # to out/try/ and its rung, then every rung built on it, are redone, so the
 # table below always describes one set of models.
-RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot sft reward ppo
+RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot induction sft reward ppo
 RUNGS += $(if $(FAST),scaling)   # rung 3c's full sweep is `make scaling`; FAST=1 runs its tiny one here
 LADDER := tools/ladder.sh
 run: all data
@@ -227,6 +228,17 @@ $(RUN)/gpt2_zeroshot.out: $(RUN)/gpt1.bin data/zeroshot_test.tsv build/gpt2_zero
 $(RUN)/gpt3_fewshot.out: $(RUN)/gpt1.bin data/fewshot_pool.tsv data/fewshot_test.tsv build/gpt3_fewshot
 	./build/gpt3_fewshot $(FLAGS) --model $< --log $(LOGS)/gpt3_fewshot.tsv \
 	    --cot-log $(LOGS)/gpt3_cot.tsv | tee $@.tmp && mv $@.tmp $@
+
+# Rung 3b: a small model of its own, trained on the corpus with repeated-block
+# documents mixed in, until an induction head forms (notes/04b-induction.md).
+# One thread, so that the run is bit for bit the one the note measured (whether
+# and when the head forms depends on the last bits; notes/04b gives the seeds).
+$(RUN)/induction.out: out/induction_train.bin data/induction_test.txt data/fewshot_pool.tsv \
+	    data/fewshot_test.tsv build/induction
+	@mkdir -p $(RUN)
+	./build/induction $(FLAGS) --threads 1 --out $(RUN)/induction.bin --log $(LOGS)/induction.tsv \
+	    --heads-log $(LOGS)/induction_heads.tsv --heatmap $(LOGS)/induction_heatmap.tsv | tee $@.tmp \
+	    && $(LADDER) record $(RUN) induction $(RUN)/induction.bin && mv $@.tmp $@
 
 # InstructGPT steps 1 and 2: SFT on demonstrations, then the reward model on
 # ranked comparisons (it starts from the SFT trunk; its head goes beside it).

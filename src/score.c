@@ -169,6 +169,33 @@ void induction_print_grid(const Induction *ind, int k) {
     }
 }
 
+const float *score_head_outputs(const GPT *m, int l, int b) {
+    const GPTConfig *c = &m->config;
+    if (l < 0 || l >= c->L || b < 0 || b >= m->B) {
+        die("score_head_outputs: block %d, row %d is outside the last forward (L=%d, B=%d)", l, b, c->L, m->B);
+    }
+    size_t layer = (size_t)m->Bmax * m->Tmax * c->C;
+    return m->acts.atty + (size_t)l * layer + (size_t)b * m->T * c->C;
+}
+
+void score_write_attention(FILE *f, const GPT *m, const Tokenizer *tok, const int *tokens, int l, int h,
+                           const char *title) {
+    int T = m->T;
+    const float *att = score_attention(m, l, 0, h);
+    fprintf(f, "# %s: block %d head %d\n# tokens:", title, l, h);
+    for (int t = 0; t < T; t++) {
+        int len;
+        const unsigned char *bytes = tokenizer_token_bytes(tok, tokens[t], &len);
+        fputc(' ', f);
+        tokenizer_print_escaped(f, bytes, (size_t)len);
+    }
+    fprintf(f, "\nquery\tkey\tweight\n");
+    for (int t = 0; t < T; t++) {
+        for (int s = 0; s < T; s++) fprintf(f, "%d\t%d\t%.5f\n", t, s, att[(size_t)t * T + s]);
+        fputc('\n', f);
+    }
+}
+
 /* ---- greedy generation ---- */
 
 int generate_sampled(GPT *m, const int *ctx, int nctx, int *out, int max_new, const unsigned char *stop,

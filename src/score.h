@@ -24,6 +24,8 @@
 #ifndef GPTLADDER_SCORE_H
 #define GPTLADDER_SCORE_H
 
+#include <stdio.h>
+
 #include "gpt.h"
 #include "tokenizer.h"
 
@@ -94,6 +96,20 @@ void induction_add(Induction *ind, const GPT *m, int last, const int *pos, int k
  * and every head's two sums as a grid; nothing when no prompt was added. */
 void induction_print(const Induction *ind, int k);
 void induction_print_grid(const Induction *ind, int k);
+
+/* What the heads of block l wrote at batch row b of the last gpt_forward,
+ * before the output projection: a (T, C) matrix, head h in columns
+ * h*C/NH .. (h+1)*C/NH - 1 (gpt.h's atty, found the way score_attention
+ * finds att). Rung 3b reads it to ask whether a head copies. */
+const float *score_head_outputs(const GPT *m, int l, int b);
+
+/* Writes the attention of block l, head h over the last gpt_forward's row 0
+ * (tokens[0..T)) as a heatmap any rung can draw: "# TITLE: block l head h",
+ * "# tokens: ..." (each token's bytes, escaped), a header "query key weight",
+ * then one row per cell (0 above the diagonal) and a blank line after each
+ * query, which gnuplot's `with image` reads (plots/induction_heatmap.gp). */
+void score_write_attention(FILE *f, const GPT *m, const Tokenizer *tok, const int *tokens, int l, int h,
+                           const char *title);
 
 /* ---- greedy generation with stop tokens ---- */
 

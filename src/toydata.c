@@ -1,40 +1,40 @@
 /* toydata.c — rung 0's other half: writes the toy corpora every rung trains on.
  *
  *   build/toydata [--out data] [--seed 1] [--pretrain-tokens 2000000]
+ *                 [--induction-share 0.3]
  *
  * One seed makes every file, byte for byte. Each file draws from its own
  * random stream, so the small files (the task sets, the instruction data,
- * val.txt) do not change when --pretrain-tokens does; only pretrain.txt and
- * its excerpt do.
+ * val.txt, induction_test.txt) do not change when --pretrain-tokens does;
+ * only pretrain.txt, its excerpt and induction_train.txt do.
  *
  * The world's facts and the hidden ranking rule live in toyworld.[ch]; this
  * file only writes sentences about them. data/README.md describes every file.
- * The pretraining mix follows TOYWORLD-NOTES.md (what a prototype found works
- * at our scale): world facts with the colour after the object, reviews of which
- * half end "in short : good|bad", pairings written without a separator, known
- * relations in arrow format (never the colour), two-digit sums direct or
- * worked digit by digit, and a little question/answer dialogue.
+ * The pretraining mix: world facts with the colour after the object, reviews
+ * of which half end "in short : good|bad", pairings written without a
+ * separator, known relations in arrow format (never the colour), two-digit
+ * sums direct or worked digit by digit, and a little question/answer dialogue.
+ *
+ * Rung 3b's corpus (induction_train.txt) is the same documents in the same
+ * order with synthetic "repeated block" documents interleaved, and its
+ * held-out set (induction_test.txt) is "a random block, then the same block"
+ * (write_induction).
  *
  * Kept out of the pretraining text on purpose: every labelled review, every
  * sum that a task or an instruction asks about, the arrow format for colours
  * and opposites, and every colour or place question.
  */
+#include "cli.h"
 #include "toyworld.h"
 #include "util.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* ---- constants ---- */
 
-#define DEFAULT_OUT "data"
-#define DEFAULT_SEED 1
-#define DEFAULT_PRETRAIN_TOKENS 2000000L
 #define VAL_TOKENS 50000L          /* held-out text for validation loss */
 #define EXCERPT_LINES 200          /* pretrain_excerpt.txt: the first lines of pretrain.txt */
 #define EOT "<|endoftext|>"        /* the tokenizer maps this string to end-of-text */
@@ -51,9 +51,14 @@
 #define SFT_SUMS 8                 /* per file (train, test) */
 #define SFT_REFUSALS 4             /* per file (train, test) */
 #define PREF_ROWS_PER_PROMPT 4     /* four rankings per prompt, varied templates */
+#define DEFAULT_INDUCTION_SHARE 0.30f  /* of induction_train.txt's estimated tokens */
+#define INDUCTION_MIN_BLOCK 2      /* a training document's block: 2-16 distinct words */
+#define INDUCTION_MAX_BLOCK 16
+#define INDUCTION_DOC_WORDS 64     /* ... repeated (the last time cut short) to 64 words */
+#define INDUCTION_TEST_DOCS 256    /* induction_test.txt: a 12-word block, then the same 12 */
+#define INDUCTION_TEST_BLOCK 12
 
-/* The mix of pretrain.txt and val.txt, in estimated tokens (TOYWORLD-NOTES.md,
- * with 4% moved to question/answer dialogue). */
+/* The mix of pretrain.txt and val.txt, in estimated tokens. */
 typedef enum { K_WORLD, K_REVIEW, K_PAIRING, K_ARROW, K_ARITH, K_DIALOGUE, K_COUNT } DocKind;
 static const char *const KIND_NAME[K_COUNT] = {"world facts", "reviews", "pairings",
                                                "arrow relations", "arithmetic", "dialogue"};
@@ -71,7 +76,8 @@ static const double KIND_TOKENS_PER_WORD[K_COUNT] = {1.20, 1.54, 1.04, 1.30, 1.0
 /* One random stream per file (see the top of the file). */
 enum {
     STREAM_RESERVED_REVIEWS = 1, STREAM_RESERVED_SUMS, STREAM_SPLIT, STREAM_PRETRAIN, STREAM_VAL,
-    STREAM_ZEROSHOT, STREAM_FEWSHOT, STREAM_SFT, STREAM_PREFS,
+    STREAM_ZEROSHOT, STREAM_FEWSHOT, STREAM_SFT, STREAM_PREFS, STREAM_INDUCTION,
+    STREAM_INDUCTION_TEST,
 };
 
 /* ---- the corpus's own vocabulary (the facts are in toyworld.c) ---- */
@@ -448,8 +454,7 @@ static void worked_steps(Str *b, int x, int y) {
 /* ---- the other kinds of pretraining document ---- */
 
 /* "hen sixteen . lamp seven . cup two ." then the same pairs again in random
- * order. Written without a separator: TOYWORLD-NOTES found that this was a
- * free gain for the other effects (it keeps "->" for known relations). */
+ * order. Written without a separator, which keeps "->" for known relations. */
 static void pairing_passage(Str *b, ToyRng *r) {
     int keys[TOY_NUM_OBJECTS], values[NUM_NUMBER_WORDS];
     for (int i = 0; i < TOY_NUM_OBJECTS; i++) keys[i] = i;
@@ -606,26 +611,31 @@ static void free_corpus(Corpus *c) {
     free(c->start);
 }
 
-/* Writes the documents in a shuffled order, each as one line ending in the
- * end-of-text string: "doc<|endoftext|>\n". Also the first `excerpt_lines`
- * lines to excerpt_path, if that is not NULL. */
-static void write_corpus(const Corpus *c, ToyRng *r, const char *path, const char *excerpt_path,
-                         int excerpt_lines) {
+/* The order the documents are written in: a shuffle of 0..ndocs-1 (malloc'd). */
+static int *shuffled_order(const Corpus *c, ToyRng *r) {
     int *order = malloc_or_die(sizeof(int) * (size_t)c->ndocs, "document order");
     for (int i = 0; i < c->ndocs; i++) order[i] = i;
     toy_rng_shuffle(r, order, c->ndocs);
+    return order;
+}
+
+/* Writes document i as one line ending in the end-of-text string. */
+static void put_doc(const Corpus *c, int i, FILE *f, const char *path) {
+    fwrite_or_die(c->text.s + c->start[i], 1, c->start[i + 1] - c->start[i], f, path);
+    fputs(EOT "\n", f);
+}
+
+/* Writes the documents in the given order, each as one line ending in the
+ * end-of-text string: "doc<|endoftext|>\n". Also the first `excerpt_lines`
+ * lines to excerpt_path, if that is not NULL. */
+static void write_corpus(const Corpus *c, const int *order, const char *path, const char *excerpt_path,
+                         int excerpt_lines) {
     AtomicFile af, ex;
     atomic_open(&af, path);
     if (excerpt_path) atomic_open(&ex, excerpt_path);
     for (int i = 0; i < c->ndocs; i++) {
-        const char *s = c->text.s + c->start[order[i]];
-        size_t n = c->start[order[i] + 1] - c->start[order[i]];
-        fwrite_or_die(s, 1, n, af.f, path);
-        fputs(EOT "\n", af.f);
-        if (excerpt_path && i < excerpt_lines) {
-            fwrite_or_die(s, 1, n, ex.f, excerpt_path);
-            fputs(EOT "\n", ex.f);
-        }
+        put_doc(c, order[i], af.f, path);
+        if (excerpt_path && i < excerpt_lines) put_doc(c, order[i], ex.f, excerpt_path);
     }
     if (ferror(af.f)) die("cannot write %s", path);
     atomic_commit(&af);
@@ -633,7 +643,6 @@ static void write_corpus(const Corpus *c, ToyRng *r, const char *path, const cha
         if (ferror(ex.f)) die("cannot write %s", excerpt_path);
         atomic_commit(&ex);
     }
-    free(order);
 }
 
 static void report_corpus(const char *name, const Corpus *c) {
@@ -645,6 +654,92 @@ static void report_corpus(const char *name, const Corpus *c) {
         printf("  %-24s %8ld docs %9ld words %9.0f est. tokens (%4.1f%%)\n", KIND_NAME[k],
                c->docs[k], c->words[k], c->tokens[k], 100.0 * c->tokens[k] / total);
     }
+}
+
+/* ---- induction_train.txt and induction_test.txt (rung 3b) ---- */
+
+/* The words of the synthetic documents: every object, colour, place and
+ * number word. Each is a single token of the 512-token BPE (a multi-token
+ * word would teach its own second half, not a lookup). Returns how many. */
+enum { INDUCTION_WORDS = TOY_NUM_OBJECTS + TOY_NUM_COLOURS + TOY_NUM_PLACES + NUM_NUMBER_WORDS };
+static void induction_words(const char **w) {
+    int n = 0;
+    for (int i = 0; i < TOY_NUM_OBJECTS; i++) w[n++] = name_of(i);
+    for (int i = 0; i < TOY_NUM_COLOURS; i++) w[n++] = TOY_COLOURS[i];
+    for (int i = 0; i < TOY_NUM_PLACES; i++) w[n++] = TOY_PLACES[i];
+    for (int i = 0; i < NUM_NUMBER_WORDS; i++) w[n++] = NUMBER_WORDS[i];
+}
+
+/* Appends `len` words: a block of n distinct random words, repeated (the
+ * last repeat cut short when len is not a multiple of n). */
+static void repeated_block(Str *b, ToyRng *r, int n, int len) {
+    const char *words[INDUCTION_WORDS];
+    induction_words(words);
+    int idx[INDUCTION_WORDS];
+    for (int i = 0; i < INDUCTION_WORDS; i++) idx[i] = i;
+    for (int i = 0; i < n; i++) {  /* a partial Fisher-Yates: the first n are the block */
+        int j = i + toy_rng_below(r, INDUCTION_WORDS - i);
+        int t = idx[i]; idx[i] = idx[j]; idx[j] = t;
+    }
+    for (int i = 0; i < len; i++) say(b, "%s", words[idx[i % n]]);
+}
+
+/* induction_train.txt: the pretraining documents in pretrain.txt's order,
+ * with a synthetic document (a block of 2-16 distinct words repeated to 64
+ * words) inserted after a natural one whenever the synthetic documents hold
+ * less than `share` of the estimated tokens written so far. A natural
+ * document's tokens are estimated from its bytes at the corpus's own rate. */
+static void write_induction_train(const Corpus *c, const int *order, float share, uint64_t seed,
+                                  const char *path) {
+    ToyRng r;
+    toy_rng_init(&r, seed, STREAM_INDUCTION);
+    double total = 0.0;
+    for (int k = 0; k < K_COUNT; k++) total += c->tokens[k];
+    double per_byte = total / (double)c->text.len, natural = 0.0, synthetic = 0.0;
+    double doc_tokens = INDUCTION_DOC_WORDS + TOKENS_PER_DOC;  /* every word one token */
+    long ndocs = 0;
+    Str doc = {0};
+    AtomicFile af;
+    atomic_open(&af, path);
+    for (int i = 0; i < c->ndocs; i++) {
+        put_doc(c, order[i], af.f, path);
+        natural += per_byte * (double)(c->start[order[i] + 1] - c->start[order[i]]) + TOKENS_PER_DOC;
+        while (synthetic < share * (natural + synthetic)) {
+            str_clear(&doc);
+            repeated_block(&doc, &r, toy_rng_range(&r, INDUCTION_MIN_BLOCK, INDUCTION_MAX_BLOCK),
+                           INDUCTION_DOC_WORDS);
+            fprintf(af.f, "%s" EOT "\n", doc.s);
+            synthetic += doc_tokens;
+            ndocs++;
+        }
+    }
+    if (ferror(af.f)) die("cannot write %s", path);
+    atomic_commit(&af);
+    str_free(&doc);
+    printf("%-26s %8ld synthetic docs among %d (%.1f%% of %.0f est. tokens)\n", "induction_train.txt",
+           ndocs, c->ndocs, 100.0 * synthetic / (natural + synthetic), natural + synthetic);
+}
+
+/* induction_test.txt: one document per line, a random block of 12 distinct
+ * words and then the same block ("fox two barn ... fox two barn ..."), no
+ * end-of-text (the reader adds the document start). Its own random stream. */
+static void write_induction_test(const char *dir, uint64_t seed) {
+    ToyRng r;
+    toy_rng_init(&r, seed, STREAM_INDUCTION_TEST);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/induction_test.txt", dir);
+    AtomicFile af;
+    atomic_open(&af, path);
+    Str doc = {0};
+    for (int i = 0; i < INDUCTION_TEST_DOCS; i++) {
+        str_clear(&doc);
+        repeated_block(&doc, &r, INDUCTION_TEST_BLOCK, 2 * INDUCTION_TEST_BLOCK);
+        fprintf(af.f, "%s\n", doc.s);
+    }
+    if (ferror(af.f)) die("cannot write %s", path);
+    atomic_commit(&af);
+    str_free(&doc);
+    printf("%-26s %8d docs\n", "induction_test.txt", INDUCTION_TEST_DOCS);
 }
 
 /* ---- TSV files ---- */
@@ -751,42 +846,35 @@ static void write_zeroshot(const char *dir, uint64_t seed, const HeldOutReviews 
 
 /* ---- fewshot_pool.tsv and fewshot_test.tsv ---- */
 
-static void write_fewshot(const char *dir, uint64_t seed, const HeldOutSums *hs) {
-    ToyRng r;
-    toy_rng_init(&r, seed, STREAM_FEWSHOT);
-    TsvOut pool, test;
-    const char *header = "task\tinput\tanswer\tworked\tcandidates";
-    tsv_open(&pool, dir, "fewshot_pool.tsv", header);
-    tsv_open(&test, dir, "fewshot_test.tsv", header);
-    Str cands = {0}, worked = {0};
-    char input[64], answer[32];
-
-    /* colour: a known fact in a format the corpus never uses for colours.
-     * The pool holds one object of each colour; the test, the other 24. */
-    join_candidates(&cands, TOY_COLOURS, TOY_NUM_COLOURS);
+/* colour: a known fact in a format the corpus never uses for colours.
+ * The pool holds one object of each colour; the test, the other 24. */
+static void fewshot_colour(ToyRng *r, TsvOut *pool, TsvOut *test, Str *cands) {
+    join_candidates(cands, TOY_COLOURS, TOY_NUM_COLOURS);
     int in_pool[TOY_NUM_OBJECTS] = {0};
     for (int c = 0; c < TOY_NUM_COLOURS; c++) {
         int of_colour[TOY_NUM_OBJECTS], n = 0;
         for (int i = 0; i < TOY_NUM_OBJECTS; i++) {
             if (TOY_OBJECTS[i].colour == c) of_colour[n++] = i;
         }
-        toy_rng_shuffle(&r, of_colour, n);
+        toy_rng_shuffle(r, of_colour, n);
         for (int i = 0; i < FEWSHOT_COLOUR_POOL_PER_COLOUR; i++) in_pool[of_colour[i]] = 1;
     }
     int objs[TOY_NUM_OBJECTS];
     for (int i = 0; i < TOY_NUM_OBJECTS; i++) objs[i] = i;
-    toy_rng_shuffle(&r, objs, TOY_NUM_OBJECTS);
+    toy_rng_shuffle(r, objs, TOY_NUM_OBJECTS);
     for (int i = 0; i < TOY_NUM_OBJECTS; i++) {
-        tsv_row(in_pool[objs[i]] ? &pool : &test, 5, "colour", name_of(objs[i]), colour_of(objs[i]),
-                "", cands.s);
+        tsv_row(in_pool[objs[i]] ? pool : test, 5, "colour", name_of(objs[i]), colour_of(objs[i]),
+                "", cands->s);
     }
+}
 
-    /* opposite: known from sentences ("the opposite of hot is cold ."), never
-     * in arrow format. Whole pairs go to one file, both directions. Candidates:
-     * the answer, the input itself, and six other opposite words. */
+/* opposite: known from sentences ("the opposite of hot is cold ."), never
+ * in arrow format. Whole pairs go to one file, both directions. Candidates:
+ * the answer, the input itself, and six other opposite words. */
+static void fewshot_opposite(ToyRng *r, TsvOut *pool, TsvOut *test, Str *cands) {
     int pairs[TOY_NUM_OPPOSITES];
     for (int i = 0; i < TOY_NUM_OPPOSITES; i++) pairs[i] = i;
-    toy_rng_shuffle(&r, pairs, TOY_NUM_OPPOSITES);
+    toy_rng_shuffle(r, pairs, TOY_NUM_OPPOSITES);
     for (int i = 0; i < TOY_NUM_OPPOSITES; i++) {
         for (int d = 0; d < 2; d++) {
             int p = pairs[i];
@@ -795,38 +883,45 @@ static void write_fewshot(const char *dir, uint64_t seed, const HeldOutSums *hs)
             c[1] = TOY_OPPOSITES[p][d];
             int others[TOY_NUM_OPPOSITES], n = 0;
             for (int q = 0; q < TOY_NUM_OPPOSITES; q++) if (q != p) others[n++] = q;
-            toy_rng_shuffle(&r, others, n);
+            toy_rng_shuffle(r, others, n);
             for (int k = 2; k < FEWSHOT_OPPOSITE_CANDIDATES; k++) {
-                c[k] = TOY_OPPOSITES[others[k - 2]][toy_rng_below(&r, 2)];
+                c[k] = TOY_OPPOSITES[others[k - 2]][toy_rng_below(r, 2)];
             }
             int order[FEWSHOT_OPPOSITE_CANDIDATES];
             for (int k = 0; k < FEWSHOT_OPPOSITE_CANDIDATES; k++) order[k] = k;
-            toy_rng_shuffle(&r, order, FEWSHOT_OPPOSITE_CANDIDATES);
+            toy_rng_shuffle(r, order, FEWSHOT_OPPOSITE_CANDIDATES);
             const char *shuffled[FEWSHOT_OPPOSITE_CANDIDATES];
             for (int k = 0; k < FEWSHOT_OPPOSITE_CANDIDATES; k++) shuffled[k] = c[order[k]];
-            join_candidates(&cands, shuffled, FEWSHOT_OPPOSITE_CANDIDATES);
-            tsv_row(i < FEWSHOT_OPPOSITE_POOL_PAIRS ? &pool : &test, 5, "opposite",
-                    TOY_OPPOSITES[p][d], TOY_OPPOSITES[p][1 - d], "", cands.s);
+            join_candidates(cands, shuffled, FEWSHOT_OPPOSITE_CANDIDATES);
+            tsv_row(i < FEWSHOT_OPPOSITE_POOL_PAIRS ? pool : test, 5, "opposite",
+                    TOY_OPPOSITES[p][d], TOY_OPPOSITES[p][1 - d], "", cands->s);
         }
     }
+}
 
-    /* pairing: a fresh random object -> number word, knowable only from the
-     * prompt itself (the rung puts the item's own line among its shots).
-     * Pool and test share no (object, word) pair. */
-    join_candidates(&cands, NUMBER_WORDS, NUM_NUMBER_WORDS);
+/* pairing: a fresh random object -> number word, knowable only from the
+ * prompt itself (the rung puts the item's own line among its shots).
+ * Pool and test share no (object, word) pair. */
+static void fewshot_pairing(ToyRng *r, TsvOut *pool, TsvOut *test, Str *cands) {
+    char input[64];
+    join_candidates(cands, NUMBER_WORDS, NUM_NUMBER_WORDS);
     StrSet seen = {0};
     for (int f = 0; f < 2; f++) {
         for (int i = 0; i < FEWSHOT_PAIRING;) {
-            int obj = toy_rng_below(&r, TOY_NUM_OBJECTS), v = toy_rng_below(&r, NUM_NUMBER_WORDS);
+            int obj = toy_rng_below(r, TOY_NUM_OBJECTS), v = toy_rng_below(r, NUM_NUMBER_WORDS);
             snprintf(input, sizeof input, "%s %s", name_of(obj), NUMBER_WORDS[v]);
             if (!set_add(&seen, input)) continue;
-            tsv_row(f ? &pool : &test, 5, "pairing", name_of(obj), NUMBER_WORDS[v], "", cands.s);
+            tsv_row(f ? pool : test, 5, "pairing", name_of(obj), NUMBER_WORDS[v], "", cands->s);
             i++;
         }
     }
     set_free(&seen);
+}
 
-    /* arith: held-out sums, answered greedily; `worked` is what follows "= ?". */
+/* arith: held-out sums, answered greedily; `worked` is what follows "= ?". */
+static void fewshot_arith(const HeldOutSums *hs, TsvOut *pool, TsvOut *test) {
+    char input[64], answer[32];
+    Str worked = {0};
     for (int f = 0; f < 2; f++) {
         const Sum *sums = f ? hs->fewshot_pool : hs->fewshot_test;
         for (int i = 0; i < FEWSHOT_ARITH; i++) {
@@ -834,21 +929,36 @@ static void write_fewshot(const char *dir, uint64_t seed, const HeldOutSums *hs)
             snprintf(answer, sizeof answer, "%d", sums[i].a + sums[i].b);
             str_clear(&worked);
             worked_steps(&worked, sums[i].a, sums[i].b);
-            tsv_row(f ? &pool : &test, 5, "arith", input, answer, worked.s, "");
+            tsv_row(f ? pool : test, 5, "arith", input, answer, worked.s, "");
         }
     }
+    str_free(&worked);
+}
+
+/* The four tasks, in this order (they share one random stream). */
+static void write_fewshot(const char *dir, uint64_t seed, const HeldOutSums *hs) {
+    ToyRng r;
+    toy_rng_init(&r, seed, STREAM_FEWSHOT);
+    TsvOut pool, test;
+    const char *header = "task\tinput\tanswer\tworked\tcandidates";
+    tsv_open(&pool, dir, "fewshot_pool.tsv", header);
+    tsv_open(&test, dir, "fewshot_test.tsv", header);
+    Str cands = {0};
+    fewshot_colour(&r, &pool, &test, &cands);
+    fewshot_opposite(&r, &pool, &test, &cands);
+    fewshot_pairing(&r, &pool, &test, &cands);
+    fewshot_arith(hs, &pool, &test);
     tsv_close(&pool);
     tsv_close(&test);
     str_free(&cands);
-    str_free(&worked);
 }
 
 /* ---- the instruction data: sft_*, prefs_*, ppo_prompts ---- */
 
-/* The 64 world questions (32 objects x colour, place) in three disjoint sets,
- * as RLHF-NOTES found works: 32 demonstrated by SFT (and compared by the
- * reward model), 16 for PPO (compared, never demonstrated), 16 held out (used
- * by nothing, only measured). Stratified: of the four objects of each colour,
+/* The 64 world questions (32 objects x colour, place) in three disjoint sets:
+ * 32 demonstrated by SFT (and compared by the reward model), 16 for PPO
+ * (compared, never demonstrated), 16 held out (used by nothing, only
+ * measured). Stratified: of the four objects of each colour,
  * two colour questions go to SFT, one to PPO, one is held out; the same for
  * the four objects of each place. */
 enum { SET_SFT, SET_PPO, SET_HELDOUT, NUM_SETS };
@@ -935,8 +1045,8 @@ static void write_sft(const char *dir, uint64_t seed, const Split *s, const Held
  *   r3 wrong (a wrong value, concise)  "it is red ."                    -1
  *   r4 off-topic chatter, rambling     "i like to sing . max is ..."    -1.5
  * The chatter states no fact, and no response gives the object's true fact of
- * the other kind: RLHF-NOTES found PPO without KL learns exactly that hack
- * when the reward model never saw it. `variant` picks the templates. */
+ * the other kind: PPO without KL can learn exactly that hack when the reward
+ * model never saw it. `variant` picks the templates. */
 static void pref_responses(Str r[4], const ToyQuestion *q, int variant, ToyRng *rng) {
     int colour = q->kind == TOY_Q_COLOUR;
     int truth = colour ? TOY_OBJECTS[q->object].colour : TOY_OBJECTS[q->object].place;
@@ -1011,45 +1121,63 @@ static void write_ppo_prompts(const char *dir, const Split *s) {
 
 /* ---- main ---- */
 
-static void usage(void) {
-    printf("usage: toydata [options]\n"
-           "Writes the toy world's corpora and task sets (see data/README.md).\n"
-           "  --out DIR              where to write the files (default %s; created if missing)\n"
-           "  --seed N               random seed; the same seed, the same bytes (default %d)\n"
-           "  --pretrain-tokens N    size of pretrain.txt in estimated tokens (default %ld);\n"
-           "                         no other file depends on it\n"
-           "  --help                 this text\n",
-           DEFAULT_OUT, DEFAULT_SEED, DEFAULT_PRETRAIN_TOKENS);
+typedef struct {
+    const char *out;       /* the folder every file goes to */
+    int seed, pretrain_tokens;
+    float induction_share;
+} Options;
+
+static void parse_flags(Options *o, int argc, char **argv) {
+    const Flag flags[] = {
+        FLAG_TEXT("out", &o->out, "DIR", "where to write the files (created if missing)"),
+        FLAG_INT("pretrain-tokens", &o->pretrain_tokens, 100, 200000000,
+                 "size of pretrain.txt in estimated tokens; only it, its excerpt and induction_train.txt depend on it",
+                 NULL),
+        FLAG_FLOAT("induction-share", &o->induction_share, 0, 0.9,
+                   "share of induction_train.txt's tokens in synthetic repeated-block documents", NULL),
+        FLAG_END};
+    Cli cli = {"toydata", "write the toy world's corpora and task sets (see data/README.md);\n"
+                          "                    the same seed, the same bytes",
+               flags, &o->seed, NULL, NULL};
+    cli_parse(&cli, argc, argv);
+}
+
+/* pretrain.txt (with its excerpt), induction_train.txt (the same documents
+ * in the same order, with synthetic ones among them) and val.txt. */
+static void write_corpora(const Options *o, const HeldOutReviews *reviews, const HeldOutSums *sums) {
+    char path[4096], excerpt[4096];
+    uint64_t s = (uint64_t)o->seed;
+    Corpus corpus;
+    ToyRng r;
+    toy_rng_init(&r, s, STREAM_PRETRAIN);
+    make_corpus(&corpus, o->pretrain_tokens, &r, reviews, sums);
+    int *order = shuffled_order(&corpus, &r);
+    snprintf(path, sizeof path, "%s/pretrain.txt", o->out);
+    snprintf(excerpt, sizeof excerpt, "%s/pretrain_excerpt.txt", o->out);
+    write_corpus(&corpus, order, path, excerpt, EXCERPT_LINES);
+    report_corpus("pretrain.txt", &corpus);
+    snprintf(path, sizeof path, "%s/induction_train.txt", o->out);
+    write_induction_train(&corpus, order, o->induction_share, s, path);
+    free(order);
+    free_corpus(&corpus);
+
+    toy_rng_init(&r, s, STREAM_VAL);
+    make_corpus(&corpus, VAL_TOKENS, &r, reviews, sums);
+    order = shuffled_order(&corpus, &r);
+    snprintf(path, sizeof path, "%s/val.txt", o->out);
+    write_corpus(&corpus, order, path, NULL, 0);
+    report_corpus("val.txt", &corpus);
+    free(order);
+    free_corpus(&corpus);
 }
 
 int main(int argc, char **argv) {
-    const char *out = DEFAULT_OUT;
-    long seed = DEFAULT_SEED, pretrain_tokens = DEFAULT_PRETRAIN_TOKENS;
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'},
-        {"seed", required_argument, NULL, 's'},
-        {"pretrain-tokens", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 's': seed = parse_long_flag("seed", optarg, 0, 2147483647L); break;
-        case 't':
-            pretrain_tokens = parse_long_flag("pretrain-tokens", optarg, 100, 200000000L);
-            break;
-        case 'h': usage(); return 0;
-        default: die("unknown or incomplete flag '%s' (try --help)", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) die("unexpected argument '%s' (try --help)", argv[optind]);
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) die("cannot create %s: %s", out, strerror(errno));
+    Options o = {"data", 1, 2000000, DEFAULT_INDUCTION_SHARE};
+    parse_flags(&o, argc, argv);
+    make_folder(o.out);
 
     double t0 = now_seconds();
-    uint64_t s = (uint64_t)seed;
+    uint64_t s = (uint64_t)o.seed;
     static HeldOutReviews reviews;  /* static: a few tens of kB, off the stack */
     static HeldOutSums sums;
     static Split split;
@@ -1057,32 +1185,16 @@ int main(int argc, char **argv) {
     held_out_sums(&sums, s);
     split_questions(&split, s);
 
-    char path[4096], excerpt[4096];
-    Corpus corpus;
-    ToyRng r;
-    toy_rng_init(&r, s, STREAM_PRETRAIN);
-    make_corpus(&corpus, pretrain_tokens, &r, &reviews, &sums);
-    snprintf(path, sizeof path, "%s/pretrain.txt", out);
-    snprintf(excerpt, sizeof excerpt, "%s/pretrain_excerpt.txt", out);
-    write_corpus(&corpus, &r, path, excerpt, EXCERPT_LINES);
-    report_corpus("pretrain.txt", &corpus);
-    free_corpus(&corpus);
-
-    toy_rng_init(&r, s, STREAM_VAL);
-    make_corpus(&corpus, VAL_TOKENS, &r, &reviews, &sums);
-    snprintf(path, sizeof path, "%s/val.txt", out);
-    write_corpus(&corpus, &r, path, NULL, 0);
-    report_corpus("val.txt", &corpus);
-    free_corpus(&corpus);
-
-    write_classify(out, "classify_train.tsv", reviews.classify_train, CLASSIFY_TRAIN);
-    write_classify(out, "classify_test.tsv", reviews.classify_test, CLASSIFY_TEST);
-    write_zeroshot(out, s, &reviews);
-    write_fewshot(out, s, &sums);
-    write_sft(out, s, &split, &sums);
-    write_prefs(out, s, &split);
-    write_ppo_prompts(out, &split);
+    write_corpora(&o, &reviews, &sums);
+    write_classify(o.out, "classify_train.tsv", reviews.classify_train, CLASSIFY_TRAIN);
+    write_classify(o.out, "classify_test.tsv", reviews.classify_test, CLASSIFY_TEST);
+    write_zeroshot(o.out, s, &reviews);
+    write_fewshot(o.out, s, &sums);
+    write_sft(o.out, s, &split, &sums);
+    write_prefs(o.out, s, &split);
+    write_ppo_prompts(o.out, &split);
+    write_induction_test(o.out, s);
     free_reviews(&reviews);
-    printf("wrote %s/ in %.1f s (seed %ld)\n", out, now_seconds() - t0, seed);
+    printf("wrote %s/ in %.1f s (seed %d)\n", o.out, now_seconds() - t0, o.seed);
     return 0;
 }

@@ -14,7 +14,7 @@
  *   "what is 23 + 45 ?"          -> "it is 68 ."
  *   "what colour is the moon ?"  -> "i do not know ."   (not in the world)
  * Answers start with "it": at this scale a model cannot copy a name from the
- * prompt (RLHF-NOTES.md).
+ * prompt (the ladder's model has no induction head: notes/04b-induction.md).
  *
  * The hidden rule (score_response), written out as in data/README.md:
  *

@@ -586,9 +586,9 @@ static void test_every_bad_flag_to_toydata_is_refused_in_one_line_and_writes_not
     (void)state;
     static const ProgramCase cases[] = {
         {"an unknown flag", "toydata", PLAIN, {"--out", "@toy", "--bogus", "1", NULL},
-         "unknown or incomplete flag '--bogus'"},
+         "unknown flag --bogus for toydata (see toydata --help)"},
         {"a flag without its value", "toydata", PLAIN, {"--out", "@toy", "--seed", NULL},
-         "unknown or incomplete flag '--seed'"},
+         "--seed needs a value (see toydata --help)"},
         {"a negative seed", "toydata", PLAIN, {"--out", "@toy", "--seed", "-1", NULL},
          "--seed: '-1' is not an integer in [0, 2147483647]"},
         {"a corpus too small to hold a document", "toydata", PLAIN,
@@ -599,7 +599,7 @@ static void test_every_bad_flag_to_toydata_is_refused_in_one_line_and_writes_not
         {"a stray argument", "toydata", PLAIN, {"--out", "@toy", "data", NULL},
          "unexpected argument 'data'"},
         {"an output folder under a file", "toydata", PLAIN, {"--out", "@empty.txt/toy", NULL},
-         "cannot create @empty.txt/toy: Not a directory"},
+         "cannot make folder @empty.txt/toy: Not a directory"},
     };
     RUN_TABLE(cases);
 }

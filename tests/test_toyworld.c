@@ -22,7 +22,8 @@ static const char *const TSV_HEADERS[] = {
     "set\tprompt",
 };
 #define NUM_TSV ((int)(sizeof TSV_FILES / sizeof TSV_FILES[0]))
-static const char *const TEXT_FILES[] = {"pretrain.txt", "pretrain_excerpt.txt", "val.txt"};
+static const char *const TEXT_FILES[] = {"pretrain.txt", "pretrain_excerpt.txt", "val.txt", "induction_train.txt",
+                                         "induction_test.txt"};
 #define NUM_TEXT ((int)(sizeof TEXT_FILES / sizeof TEXT_FILES[0]))
 
 /* ---- helpers ---- */
