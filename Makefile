@@ -166,7 +166,7 @@ FLAGS :=
 endif
 
 # the rungs in order; each leaves $(RUN)/NAME.out with its summary lines
-RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot sft reward ppo
+RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot sft reward ppo dpo
 run: all data $(patsubst %,$(RUN)/%.out,$(RUNGS))
 	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
 	@echo; echo "== gptladder: what each rung showed (logs in $(LOGS)/, checkpoints in $(RUN)/)"
@@ -210,6 +210,12 @@ $(RUN)/reward.out: $(RUN)/sft.out data/prefs_train.tsv data/prefs_test.tsv build
 $(RUN)/ppo.out: $(RUN)/sft.out $(RUN)/reward.out data/ppo_prompts.tsv build/ppo
 	./build/ppo $(FLAGS) --model $(RUN)/sft.bin --reward $(RUN)/reward.bin --out $(RUN)/ppo.bin \
 	    --hack-out $(RUN)/ppo_beta0.bin --log $(LOGS)/ppo.tsv | tee $@.tmp && mv $@.tmp $@
+
+# Rung 6b: DPO on the same rankings, no reward model and no PPO, with a beta
+# sweep (the reward model only scores its answers, beside PPO's).
+$(RUN)/dpo.out: $(RUN)/sft.out $(RUN)/reward.out data/prefs_train.tsv data/prefs_test.tsv data/ppo_prompts.tsv build/dpo
+	./build/dpo $(FLAGS) --sweep 0.03,0.1,1 --model $(RUN)/sft.bin --reward $(RUN)/reward.bin --out $(RUN)/dpo.bin \
+	    --log $(LOGS)/dpo.tsv | tee $@.tmp && mv $@.tmp $@
 
 # ---- plots: gnuplot -c plots/NAME.gp LOG.tsv OUT.png for every log present ----
 LOGS ?= plots

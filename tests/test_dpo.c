@@ -289,7 +289,7 @@ static void test_dpo_fast_runs_a_sweep_into_one_log_and_saves_the_policy(void **
     int status = run_program_io("dpo", args, NULL, &out, NULL, &err);
     if (status != 0) print_error("dpo failed (%d): %s\n", status, err);
     assert_int_equal(status, 0);
-    assert_int_equal(count_lines_starting(out, "summary dpo beta0.1: hidden rule "), 1);
+    assert_int_equal(count_lines_starting(out, "summary dpo beta0.3: hidden rule "), 1);
     assert_int_equal(count_lines_starting(out, "result dpo beta1: "), 1);
     assert_int_equal(count_lines_starting(out, "dpo: beta sweep"), 1);
     assert_null(strstr(out, "nan"));
@@ -299,11 +299,11 @@ static void test_dpo_fast_runs_a_sweep_into_one_log_and_saves_the_policy(void **
     char *log = read_file_or_die(f.log, &len);
     assert_true(strncmp(log, "run\tstep\tbeta\tloss\t", 19) == 0);
     /* --fast: 4 steps, so rows 0..4 for each run */
-    assert_int_equal(count_lines_starting(log, "beta0.1\t"), 5);
+    assert_int_equal(count_lines_starting(log, "beta0.3\t"), 5);
     assert_int_equal(count_lines_starting(log, "beta1\t"), 5);
     assert_null(strstr(log, "nan"));
     /* row 0 is the SFT model: its implicit reward ties every pair */
-    assert_non_null(strstr(log, "beta0.1\t0\t0.1000\t-\t-\t-\t-\t-\t-\t0.69315\t0.50000\t"));
+    assert_non_null(strstr(log, "beta0.3\t0\t0.3000\t-\t-\t-\t-\t-\t-\t0.69315\t0.50000\t"));
     free(log);
     GPT m;
     gpt_load(&m, f.out);
