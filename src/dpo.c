@@ -544,7 +544,7 @@ static void log_step(Run *r, AtomicFile *log, const char *name, int step, float 
     printf("[%s] step %4d | ", name, step);
     if (st) printf("loss %.4f (ema %.4f) | acc %.2f | logp chosen %.2f rejected %.2f | lr %.1e", (double)st->loss,
                    r->ema, (double)st->accuracy, (double)st->chosen, (double)st->rejected, (double)lr);
-    else printf("the start (SFT)");
+    else printf("the start");
     if (evaluated) printf(" | held-out acc %.3f loss %.4f | KL %.3f rule %+.3f", (double)r->test.accuracy,
                           (double)r->test.loss, (double)s->kl, (double)s->rule);
     printf(" | %.0f s\n", secs);
@@ -582,8 +582,9 @@ static Result print_results(Run *r, World *w, const StartEval *start, const Opti
            (double)r->final_held.kl, name, (double)start->greedy.score, (double)r->greedy.score,
            (double)start->greedy_held.score, (double)r->greedy_held.score, start->greedy.hacked,
            start->greedy.places, r->greedy.hacked, r->greedy.places);
-    printf("[%s]   held-out rankings: DPO loss %.4f (log 2 = %.4f at the start), log pi chosen %.2f, rejected %.2f\n",
-           name, (double)r->test.loss, log(2.0), (double)r->test.chosen, (double)r->test.rejected);
+    printf("[%s]   held-out rankings: DPO loss %.4f (log 2 = %.4f with the policy at the reference), "
+           "log pi chosen %.2f, rejected %.2f\n", name, (double)r->test.loss, log(2.0), (double)r->test.chosen,
+           (double)r->test.rejected);
     if (w->has_rm) {
         printf("[%s]   the reward model's score of the sampled answers (never trained on): %+.3f -> %+.3f\n", name,
                (double)s0->rm, (double)s1->rm);
