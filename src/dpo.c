@@ -150,34 +150,35 @@ typedef struct {
     float *ref_logp;   /* (n*K) log pi_ref(y|x) of each answer, computed once (answer_logps) */
 } Prefs;
 
-/* Reads rankings as rung 5 does: a header, then rows of a prompt and K >= 2
- * answers (K from the first row; every row must have K, none empty), each
- * fitting the model's context. Dies with "PATH:LINE: ..." otherwise. */
-static Prefs load_prefs(Tokenizer *tok, const char *path, const GPT *m) {
+/* Reads rankings as rung 5 does into *p: a header, then rows of a prompt
+ * and K >= 2 answers (K from the first row; every row must have K, none
+ * empty), each fitting the model's context. Dies with "PATH:LINE: ..."
+ * otherwise (filling *p as it goes, so what it holds stays reachable). */
+static void load_prefs(Prefs *p, Tokenizer *tok, const char *path, const GPT *m) {
     Tsv tsv;
     tsv_read(&tsv, path, 1);
-    Prefs p = {tsv.nrows, tsv.rows[0].nfields - 1, NULL, NULL, NULL};
-    p.prompts = malloc_or_die(sizeof(char *) * (size_t)p.n, "prompts");
-    p.chats = malloc_or_die(sizeof(Chat) * (size_t)p.n * p.K, "answers");
-    p.ref_logp = calloc_or_die((size_t)p.n * p.K, sizeof(float), "reference log-probabilities");
-    for (int i = 0; i < p.n; i++) {
+    p->n = tsv.nrows;
+    p->K = tsv.rows[0].nfields - 1;
+    p->prompts = calloc_or_die((size_t)p->n, sizeof(char *), "prompts");
+    p->chats = calloc_or_die((size_t)p->n * p->K, sizeof(Chat), "answers");
+    p->ref_logp = calloc_or_die((size_t)p->n * p->K, sizeof(float), "reference log-probabilities");
+    for (int i = 0; i < p->n; i++) {
         const TsvRow *r = &tsv.rows[i];
-        if (r->nfields - 1 < 2 || r->nfields - 1 != p.K) {
+        if (r->nfields - 1 < 2 || r->nfields - 1 != p->K) {
             die("%s:%d: expected a prompt and %d ranked answers, found %d answers", path, r->line,
-                p.K < 2 ? 2 : p.K, r->nfields - 1);
+                p->K < 2 ? 2 : p->K, r->nfields - 1);
         }
         if (r->fields[0][0] == '\0') die("%s:%d: the prompt is empty", path, r->line);
         char where[300];
         snprintf(where, sizeof where, "%s:%d", path, r->line);
-        for (int k = 0; k < p.K; k++) {
+        for (int k = 0; k < p->K; k++) {
             if (r->fields[k + 1][0] == '\0') die("%s:%d: answer %d is empty", path, r->line, k + 1);
-            p.chats[i * p.K + k] = chat_encode_pair(tok, r->fields[0], r->fields[k + 1]);
-            instruct_check_fits(&p.chats[i * p.K + k], m, where);
+            p->chats[i * p->K + k] = chat_encode_pair(tok, r->fields[0], r->fields[k + 1]);
+            instruct_check_fits(&p->chats[i * p->K + k], m, where);
         }
-        p.prompts[i] = strdup_or_die(r->fields[0]);
+        p->prompts[i] = strdup_or_die(r->fields[0]);
     }
     tsv_free(&tsv);
-    return p;
 }
 
 static void free_prefs(Prefs *p) {
@@ -369,8 +370,8 @@ static void load_world(World *w, const Options *o) {
     gpt_load(&w->reference, ref);
     gpt_check_tokenizer(&w->reference, ref, &w->tok, o->tokenizer);
     w->eot = tokenizer_special_id(&w->tok, TOK_EOT);
-    w->train = load_prefs(&w->tok, o->train, &w->reference);
-    w->test = load_prefs(&w->tok, o->test, &w->reference);
+    load_prefs(&w->train, &w->tok, o->train, &w->reference);
+    load_prefs(&w->test, &w->tok, o->test, &w->reference);
     if (w->test.K != w->train.K) die("%s ranks %d answers a prompt, %s %d", o->test, w->test.K, o->train, w->train.K);
     w->ppo = load_prompts(&w->tok, o->prompts, "ppo", o->max_response, w->reference.config.maxT);
     w->heldout = load_prompts(&w->tok, o->prompts, "heldout", o->max_response, w->reference.config.maxT);

@@ -79,7 +79,8 @@ static Prefs fixture_prefs(const GPT *m, int n) {
     char path[256];
     temp_path(path, sizeof path, "dpo-prefs.tsv");
     fx_write_prefs(path, 0, n);
-    Prefs p = load_prefs(&tok, path, m);
+    Prefs p;
+    load_prefs(&p, &tok, path, m);
     remove(path);
     return p;
 }
