@@ -234,17 +234,6 @@ static void test_dpo_steps_lower_the_loss_and_leave_the_reference_frozen(void **
 
 /* ---- 4. the program ---- */
 
-/* fx_write_model, recording the fixture's tokenizer as its own (a checkpoint
- * that records none is accepted with a note on stderr, and the bad-input
- * tests expect exactly one line there). */
-static void write_model(const char *path, int V, int maxT) {
-    GPT m;
-    gpt_build(&m, gpt_config(maxT, V, 2, 2, 32), 5);
-    m.tokenizer_id = tokenizer_id(&tok);
-    gpt_save(&m, path);
-    gpt_free(&m);
-}
-
 typedef struct { char model[256], train[256], test[256], prompts[256], log[256], out[256]; } Files;
 
 static void write_files(Files *f) {
@@ -254,7 +243,7 @@ static void write_files(Files *f) {
     temp_path(f->prompts, sizeof f->prompts, "dpo-prompts.tsv");
     temp_path(f->log, sizeof f->log, "dpo.tsv");
     temp_path(f->out, sizeof f->out, "dpo-out.bin");
-    write_model(f->model, tok.vocab_size, 128);
+    fx_write_model(f->model, tok.vocab_size, 128);
     fx_write_prefs(f->train, 0, 6);
     fx_write_prefs(f->test, 6, 3);
     FILE *p = fopen_or_die(f->prompts, "w");
@@ -344,7 +333,7 @@ static void test_dpo_refuses_bad_input_with_one_line_and_writes_nothing(void **s
     /* a reference of another vocabulary */
     char other[256];
     temp_path(other, sizeof other, "dpo-other.bin");
-    write_model(other, tok.vocab_size + 4, 128);
+    fx_write_model(other, tok.vocab_size + 4, 128);
     const char *bad_ref[] = {"--fast", "--model", f.model, "--reference", other, "--tokenizer", merges, "--train",
                              f.train, "--test", f.test, "--prompts", f.prompts, "--reward", "", "--lm-val", "",
                              "--log", f.log, "--out", f.out, NULL};

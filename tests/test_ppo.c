@@ -595,17 +595,6 @@ static void test_a_place_question_answered_with_a_colour_is_counted_as_the_hack(
 
 /* ---- 6. the program ---- */
 
-/* fx_write_model, recording the fixture's tokenizer as its own (a checkpoint
- * that records none is accepted with a note on stderr, and the bad-input
- * tests expect exactly one line there). */
-static void write_model(const char *path, int V, int maxT) {
-    GPT m;
-    gpt_build(&m, gpt_config(maxT, V, 2, 2, 32), 5);
-    m.tokenizer_id = tokenizer_id(&tok);
-    gpt_save(&m, path);
-    gpt_free(&m);
-}
-
 /* Tiny files for an end-to-end run: an SFT stand-in, a reward model with a
  * random head, and the prompts. */
 typedef struct { char model[256], reward[256], rhead[256], prompts[256], log[256], out[256], hack[256], val[256]; } Files;
@@ -622,8 +611,8 @@ static void write_files(Files *f) {
     int *val = ptx_stream(2000);
     tokens_save(f->val, val, 2000);
     free(val);
-    write_model(f->model, tok.vocab_size, 64);
-    write_model(f->reward, tok.vocab_size, 64);
+    fx_write_model(f->model, tok.vocab_size, 64);
+    fx_write_model(f->reward, tok.vocab_size, 64);
     LinearHead h;
     head_build(&h, 1, 32, 0.5f, 3);
     head_save(&h, f->rhead);
@@ -774,7 +763,7 @@ static void test_ppo_refuses_bad_input_with_one_line(void **state) {
                              "--prompts", f.prompts, "--log", f.log, "--out", f.out, "--hack-out", f.hack, NULL};
     expect_error(bad_set, ":3: set 'train'");
     /* a reward model of another vocabulary */
-    write_model(f.reward, tok.vocab_size + 4, 64);
+    fx_write_model(f.reward, tok.vocab_size + 4, 64);
     write_prompts(f.prompts);
     expect_error(bad_set, "do not belong together");
     /* either policy's path into a folder that does not exist: refused before
