@@ -192,7 +192,7 @@ endif
 # make run first checks those records: a checkpoint replaced by hand is moved
 # to out/try/ and its rung, then every rung built on it, are redone, so the
 # table below always describes one set of models.
-RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot induction sft reward ppo
+RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot induction sft reward ppo dpo
 RUNGS += $(if $(FAST),scaling)   # rung 3c's full sweep is `make scaling`; FAST=1 runs its tiny one here
 LADDER := tools/ladder.sh
 run: all data
@@ -258,6 +258,12 @@ $(RUN)/ppo.out: $(RUN)/sft.out $(RUN)/reward.out data/ppo_prompts.tsv build/ppo
 	    --hack-out $(RUN)/ppo_beta0.bin --log $(LOGS)/ppo.tsv | tee $@.tmp \
 	    && $(LADDER) record $(RUN) ppo $(RUN)/ppo.bin $(RUN)/ppo.head \
 	       $(RUN)/ppo_beta0.bin $(RUN)/ppo_beta0.head && mv $@.tmp $@
+
+# Rung 6b: DPO on the same rankings, no reward model and no PPO, with a beta
+# sweep (the reward model only scores its answers, beside PPO's).
+$(RUN)/dpo.out: $(RUN)/sft.out $(RUN)/reward.out data/prefs_train.tsv data/prefs_test.tsv data/ppo_prompts.tsv build/dpo
+	./build/dpo $(FLAGS) --sweep 0.03,0.1,1 --model $(RUN)/sft.bin --reward $(RUN)/reward.bin --out $(RUN)/dpo.bin \
+	    --log $(LOGS)/dpo.tsv | tee $@.tmp && $(LADDER) record $(RUN) dpo $(RUN)/dpo.bin && mv $@.tmp $@
 
 # Rung 3c: five sizes on the same tokens and a data sweep, trained from
 # scratch (not from gpt1.bin), two runs at a time on one thread each. Too long

@@ -15,10 +15,10 @@
 /* The rungs' outputs, in the order make run produces them. */
 static const char *outs[] = {
     "gpt1_pretrain.out", "gpt1_finetune.out", "gpt2_zeroshot.out", "gpt3_fewshot.out",
-    "induction.out", "sft.out", "reward.out", "ppo.out",
+    "induction.out", "sft.out", "reward.out", "ppo.out", "dpo.out",
 };
 static const char *checkpoints[] = {"gpt1.bin", "gpt1_classifier.bin", "gpt1_classifier.head", "induction.bin",
-                                    "sft.bin", "reward.bin", "reward.head", "ppo.bin", "ppo_beta0.bin"};
+                                    "sft.bin", "reward.bin", "reward.head", "ppo.bin", "ppo_beta0.bin", "dpo.bin"};
 
 static int sh(const char *cmd) {
     fflush(stdout);
@@ -100,7 +100,7 @@ static void test_make_run_fast_runs_every_rung_and_leaves_finite_logs(void **sta
     assert_int_equal(sh(cmd), 0);
     /* a second run with nothing changed trains nothing */
     snprintf(cmd, sizeof cmd,
-             "make -C %s --no-print-directory run FAST=1 2>&1 | grep -E 'build/(gpt1|gpt2_zeroshot|gpt3_fewshot|induction|sft|reward|ppo) ' > /dev/null",
+             "make -C %s --no-print-directory run FAST=1 2>&1 | grep -E 'build/(gpt1|gpt2_zeroshot|gpt3_fewshot|induction|sft|reward|ppo|dpo) ' > /dev/null",
              dir);
     assert_int_not_equal(sh(cmd), 0);
     snprintf(cmd, sizeof cmd, "rm -rf %s %s.log %s.logs", dir, dir, dir);

@@ -17,8 +17,12 @@
  *   5. The hand-written PPO loss gradient (surrogate + value loss) matches
  *      finite differences on the logits and on the values; one PPO step of a
  *      tiny model lowers the loss of its minibatch.
- *   6. The program: `ppo --fast` on tiny files runs both runs into one log
- *      and writes both policies; bad input ends in one "error: ..." line.
+ *   6. The program: `ppo --fast` on tiny files runs both runs into one log,
+ *      each starting from the SFT model (KL 0 at iteration 0), and writes
+ *      both policies; bad input ends in one "error: ..." line, an output
+ *      that is also an input (--out = --model, --hack-out = --model, --out =
+ *      --reward) is refused before anything is written, and so is a model
+ *      trained with another tokenizer.
  */
 #include "testutil.h"
 
@@ -636,6 +640,21 @@ static int count_lines_starting(const char *text, const char *prefix) {
     return n;
 }
 
+/* Field `col` (1-based) of the first line starting with prefix, in a static buffer. */
+static const char *log_field(const char *text, const char *prefix, int col) {
+    static char field[64];
+    const char *p = text;
+    size_t len = strlen(prefix);
+    while (p && strncmp(p, prefix, len) != 0) p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+    assert_non_null(p);
+    for (int c = 1; c < col; c++) p = strchr(p, '\t') + 1;
+    size_t n = strcspn(p, "\t\n");
+    assert_true(n < sizeof field);
+    memcpy(field, p, n);
+    field[n] = '\0';
+    return field;
+}
+
 /* --ptx-coef mixes the pretraining loss into every policy step: the run
  * reads the token file, reports the LM loss per iteration, and still
  * writes its log and policy. */
@@ -687,6 +706,10 @@ static void test_ppo_fast_runs_both_runs_into_one_log_and_saves_both_policies(vo
     /* --fast: 3 iterations, so rows 0..3 for each run */
     assert_int_equal(count_lines_starting(log, "beta0.3\t"), 4);
     assert_int_equal(count_lines_starting(log, "beta0\t"), 4);
+    /* both runs start from the SFT model itself: at iteration 0 the policy is
+     * the reference, and the KL (column 6) is exactly 0 */
+    assert_string_equal(log_field(log, "beta0.3\t0\t", 6), "0.0000");
+    assert_string_equal(log_field(log, "beta0\t0\t", 6), "0.0000");
     free(log);
     GPT m;
     gpt_load(&m, f.out);
@@ -755,6 +778,57 @@ static void test_ppo_refuses_bad_input_with_one_line(void **state) {
     remove_files(&f);
 }
 
+/* The beta = 0 run reads --model again after the first run has written
+ * --out: were they one file, it would start from the first run's policy.
+ * The flag table refuses every output that is also an input (or another
+ * output) before anything is read or written. */
+static void test_ppo_refuses_an_output_that_is_also_an_input(void **state) {
+    (void)state;
+    Files f;
+    write_files(&f);
+    size_t before_len, after_len;
+    char *before = read_file_or_die(f.model, &before_len);
+    const char *out_is_model[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
+                                  "--prompts", f.prompts, "--log", f.log, "--out", f.model, "--hack-out", f.hack, NULL};
+    expect_error(out_is_model, "is also --model");
+    const char *hack_is_model[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
+                                   "--prompts", f.prompts, "--log", f.log, "--out", f.out, "--hack-out", f.model, NULL};
+    expect_error(hack_is_model, "is also --model");
+    const char *out_is_reward[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
+                                   "--prompts", f.prompts, "--log", f.log, "--out", f.reward, "--hack-out", f.hack,
+                                   NULL};
+    expect_error(out_is_reward, "is also --reward");
+    const char *out_is_hack[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
+                                 "--prompts", f.prompts, "--log", f.log, "--out", f.hack, "--hack-out", f.hack, NULL};
+    expect_error(out_is_hack, "is also --hack-out");
+    char *after = read_file_or_die(f.model, &after_len);
+    assert_int_equal(before_len, after_len);
+    assert_memory_equal(before, after, before_len);
+    assert_false(file_exists(f.log));
+    assert_false(file_exists(f.out));
+    free(before);
+    free(after);
+    remove_files(&f);
+}
+
+/* A policy whose checkpoint records another tokenizer than --tokenizer
+ * (the same vocabulary size) is refused: its token ids mean other words. */
+static void test_ppo_refuses_a_model_trained_with_another_tokenizer(void **state) {
+    (void)state;
+    Files f;
+    write_files(&f);
+    GPT m;
+    gpt_load(&m, f.model);
+    m.tokenizer_id = tokenizer_id(&tok) ^ 0x5a5a5a5au;
+    gpt_save(&m, f.model);
+    gpt_free(&m);
+    const char *args[] = {"--fast", "--model", f.model, "--reward", f.reward, "--tokenizer", merges,
+                          "--prompts", f.prompts, "--log", f.log, "--out", f.out, "--hack-out", f.hack, NULL};
+    expect_error(args, "another tokenizer");
+    assert_false(file_exists(f.log));
+    remove_files(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_surrogate_gradient_is_zero_above_the_band_for_a_positive_advantage),
@@ -776,6 +850,8 @@ int main(void) {
         cmocka_unit_test(test_ppo_fast_runs_both_runs_into_one_log_and_saves_both_policies),
         cmocka_unit_test(test_ppo_fast_with_ptx_reports_the_pretraining_loss),
         cmocka_unit_test(test_ppo_refuses_bad_input_with_one_line),
+        cmocka_unit_test(test_ppo_refuses_an_output_that_is_also_an_input),
+        cmocka_unit_test(test_ppo_refuses_a_model_trained_with_another_tokenizer),
     };
     return cmocka_run_group_tests_name("ppo", tests, fx_group_setup, fx_group_teardown);
 }
