@@ -8,10 +8,11 @@
  * Speed without cleverness: inner loops run over contiguous memory so that
  * gcc -O3 vectorises them; OpenMP splits the outer loops so that each thread
  * writes its own slice (no atomics: the same thread count always gives the
- * same bits). The one optimised kernel, the blocked matmul, sits next to the
- * plain triple loop it is tested against.
+ * same bits). The matmuls' naive triple loops are here; the fast kernels that
+ * replace them in training live in gemm.c and compute the very same bits.
  */
 #include "tensor.h"
+#include "gemm.h"
 #include "util.h"
 
 #include <math.h>
@@ -165,95 +166,20 @@ void matmul_backward_naive(float *dinp, float *dweight, float *dbias, const floa
     }
 }
 
-/* ---- matmul: the blocked kernel ----
+/* ---- matmul: the fast kernels (gemm.c) ----
  *
  * All three products of a linear layer have the same shape once written as
- *     D[i,j] (+)= sum_k A[i,k] * Bm[k,j]      D (M,Nc), Bm (K,Nc) row-major
+ *     D[i,j] (+)= sum_k A[i,k] * Bm[k,j]      D (M,Nc)
  * forward:  D = out  (N,OC),  A = inp      (N,C),  Bm = weight^T (C,OC)
  * dinp:     D = dinp (N,C),   A = dout     (N,OC), Bm = weight   (OC,C)
  * dweight:  D = dweight (OC,C), A = dout^T (OC,N), Bm = inp      (N,C)
- * A is read through two strides (row stride ars, column stride acs), so dout^T
- * needs no copy; only the forward copies weight^T once per call.
+ * gemm.c computes it from strides, so no operand is ever copied or transposed
+ * here, and adds every element's products in the same order as the naive
+ * loops above: the results are bit-identical to theirs.
  *
- * The output is cut into tiles of TILE_M rows x TILE_N columns. One tile's
- * partial sums live in a small local array that the compiler keeps in vector
- * registers (TILE_M x TILE_N floats: 8 x 32 = 16 AVX-512 registers), while k
- * runs over the whole inner dimension: each step loads one row segment of Bm
- * (TILE_N floats, two or four vector loads), broadcasts TILE_M numbers of A,
- * and does TILE_M x TILE_N multiply-adds. Loads per flop fall by a factor of
- * ~TILE_M compared with the naive loop, which is what makes it fast.
- * Bm's panel (K x TILE_N floats) is reused by every row tile, from L2 cache.
- * Threads take whole tiles: every output element is written by one thread,
- * summed over k in the same order, so the result does not depend on the
- * thread count.
- */
-#if defined(__AVX512F__)
-#define TILE_M 8
-#define TILE_N 32
-#else
-#define TILE_M 4   /* AVX2 has 16 vector registers: 4 x 32 floats = all of them */
-#define TILE_N 16
-#endif
-
-/* One full TILE_M x TILE_N tile; the constant bounds let gcc unroll the i and
- * j loops and vectorise j. init: NULL (start from the existing D, i.e. +=), or
- * a bias row to start from (forward), or D is overwritten from 0 if zero_init. */
-static void gemm_tile_full(float *D, int ldd, const float *A, size_t ars, size_t acs,
-                           const float *Bm, int ldb, int K, const float *bias, int accumulate) {
-    float acc[TILE_M][TILE_N];
-    for (int i = 0; i < TILE_M; i++)
-        for (int j = 0; j < TILE_N; j++)
-            acc[i][j] = accumulate ? D[(size_t)i * ldd + j] : (bias ? bias[j] : 0.0f);
-    for (int k = 0; k < K; k++) {
-        const float *b = Bm + (size_t)k * ldb;
-        for (int i = 0; i < TILE_M; i++) {
-            float a = A[i * ars + k * acs];
-            for (int j = 0; j < TILE_N; j++) acc[i][j] += a * b[j];
-        }
-    }
-    for (int i = 0; i < TILE_M; i++)
-        for (int j = 0; j < TILE_N; j++) D[(size_t)i * ldd + j] = acc[i][j];
-}
-
-/* The same for a ragged tile at the edge (m <= TILE_M rows, n <= TILE_N columns). */
-static void gemm_tile_edge(float *D, int ldd, const float *A, size_t ars, size_t acs,
-                           const float *Bm, int ldb, int K, const float *bias, int accumulate,
-                           int m, int n) {
-    float acc[TILE_M][TILE_N];
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-            acc[i][j] = accumulate ? D[(size_t)i * ldd + j] : (bias ? bias[j] : 0.0f);
-    for (int k = 0; k < K; k++) {
-        const float *b = Bm + (size_t)k * ldb;
-        for (int i = 0; i < m; i++) {
-            float a = A[i * ars + k * acs];
-            for (int j = 0; j < n; j++) acc[i][j] += a * b[j];
-        }
-    }
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) D[(size_t)i * ldd + j] = acc[i][j];
-}
-
-/* D (M,Nc) = [D or bias] + A (M,K) @ Bm (K,Nc), tiled and split across threads. */
-static void gemm(float *D, const float *A, size_t ars, size_t acs, const float *Bm,
-                 int M, int Nc, int K, const float *bias, int accumulate) {
-    int mt = (M + TILE_M - 1) / TILE_M, nt = (Nc + TILE_N - 1) / TILE_N;
-    #pragma omp parallel for collapse(2) schedule(static) if ((size_t)M * Nc * K > PARALLEL_MIN_WORK)
-    for (int ti = 0; ti < mt; ti++) {
-        for (int tj = 0; tj < nt; tj++) {
-            int i0 = ti * TILE_M, j0 = tj * TILE_N;
-            int m = M - i0 < TILE_M ? M - i0 : TILE_M;
-            int n = Nc - j0 < TILE_N ? Nc - j0 : TILE_N;
-            float *d = D + (size_t)i0 * Nc + j0;
-            const float *a = A + i0 * ars;
-            const float *bias_j = bias ? bias + j0 : NULL;
-            if (m == TILE_M && n == TILE_N)
-                gemm_tile_full(d, Nc, a, ars, acs, Bm + j0, Nc, K, bias_j, accumulate);
-            else
-                gemm_tile_edge(d, Nc, a, ars, acs, Bm + j0, Nc, K, bias_j, accumulate, m, n);
-        }
-    }
-}
+ * A product of a few rows (sampling: one) takes the direct kernel, which
+ * reads B in place; packing B would cost as much as the product itself. */
+#define GEMM_DIRECT_MAX_ROWS 8
 
 /* In 16x16 tiles: a tile's 16 source rows and 16 destination rows stay in
  * the cache while it is copied, where a plain column-by-column loop reads
@@ -273,14 +199,17 @@ void transpose(float *dst, const float *src, int R, int Cn) {
 
 void matmul_forward_wt(float *out, const float *inp, const float *weight_t, const float *bias,
                        int N, int C, int OC) {
-    gemm(out, inp, (size_t)C, 1, weight_t, N, OC, C, bias, 0);
+    if (N <= GEMM_DIRECT_MAX_ROWS)
+        gemm_direct(out, inp, (size_t)C, 1, weight_t, (size_t)OC, N, OC, C, bias, 0);
+    else
+        gemm_packed(out, inp, (size_t)C, 1, weight_t, (size_t)OC, 1, N, OC, C, bias, 0);
 }
 
 #ifdef LADDER_NAIVE_GEMM
 /* `make bench-naive` builds the library with this: training runs on the
- * reference loops above instead of the blocked kernel, so that a profile shows
- * what the blocking buys. Never the default. (Sampling's matmul_forward_wt
- * keeps the kernel.) */
+ * reference loops above instead of the fast kernels (gemm.c), so that a
+ * profile shows what the kernels buy. Never the default. (Sampling's
+ * matmul_forward_wt keeps the kernels.) */
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC) {
     matmul_forward_naive(out, inp, weight, bias, N, C, OC);
@@ -293,21 +222,27 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 #else
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC) {
-    /* weight is (OC,C); the kernel wants its rows along OC, so transpose once.
-     * (OC*C floats, small next to the N*C*OC multiply-adds that follow.) */
-    float *wT = malloc_or_die(sizeof(float) * (size_t)C * OC, "a transposed weight");
-    transpose(wT, weight, OC, C);
-    matmul_forward_wt(out, inp, wT, bias, N, C, OC);
-    free(wT);
+    /* Bm[c,o] = weight[o,c]: row stride 1, column stride C */
+    if (N <= GEMM_DIRECT_MAX_ROWS) {  /* the direct kernel needs weight^T in rows */
+        float *wT = malloc_or_die(sizeof(float) * (size_t)C * OC, "a transposed weight");
+        transpose(wT, weight, OC, C);
+        matmul_forward_wt(out, inp, wT, bias, N, C, OC);
+        free(wT);
+    } else {
+        gemm_packed(out, inp, (size_t)C, 1, weight, 1, (size_t)C, N, OC, C, bias, 0);
+    }
 }
 
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int N, int C, int OC) {
     /* forward: out[n,o] = bias[o] + sum_c inp[n,c] * weight[o,c] */
     /* dinp[n,c] += sum_o dout[n,o] * weight[o,c]      (dout @ weight) */
-    if (dinp) gemm(dinp, dout, (size_t)OC, 1, weight, N, C, OC, NULL, 1);
+    if (dinp && N <= GEMM_DIRECT_MAX_ROWS)
+        gemm_direct(dinp, dout, (size_t)OC, 1, weight, (size_t)C, N, C, OC, NULL, 1);
+    else if (dinp)
+        gemm_packed(dinp, dout, (size_t)OC, 1, weight, (size_t)C, 1, N, C, OC, NULL, 1);
     /* dweight[o,c] += sum_n dout[n,o] * inp[n,c]      (dout^T @ inp) */
-    if (dweight) gemm(dweight, dout, 1, (size_t)OC, inp, OC, C, N, NULL, 1);
+    if (dweight) gemm_packed(dweight, dout, 1, (size_t)OC, inp, (size_t)C, 1, OC, C, N, NULL, 1);
     /* dbias[o] += sum_n dout[n,o]; threads own bands of columns */
     if (dbias) {
         int nblocks = (OC + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
@@ -397,7 +332,7 @@ void gelu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
     /* forward: out = 0.5 x (1 + tanh(u)),  u = s (x + a x^3)
      * backward: dout/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) s (1 + 3 a x^2) */
     #pragma omp parallel for if (n * 16 > PARALLEL_MIN_WORK)
@@ -410,95 +345,153 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     }
 }
 
-/* ---- causal multi-head self-attention ---- */
+/* ---- causal multi-head self-attention ----
+ *
+ * The scores q.k of one query against all its keys are T dot products of
+ * length hs. Written plainly (for each key: sum over i) each is a serial sum
+ * that cannot use vector lanes. So each (batch, head) first copies its keys
+ * (and, for backward, its values) into a transposed scratch kT[i][t2]; then
+ * the dot products of 8 consecutive key positions run side by side in the 8
+ * lanes of one vector: lane t2 adds q[i] * k[t2][i] for i = 0, 1, ..., hs-1,
+ * the very sum, in the very order, of the plain loop -- so the scores are the
+ * same bits, only computed 8 (or 32, with four vectors in flight) at a time.
+ * Parallel over (batch, head): everything one pair reads and writes is its own. */
+#define ATT_LANES 8      /* floats per vector (AVX2 width; two NEON/SSE registers) */
+#define ATT_BLOCK 32     /* key positions per step: four vectors in flight */
+typedef float att_vec __attribute__((vector_size(ATT_LANES * sizeof(float))));
+
+/* The head's slice x[t*stride + i] (i < hs, t < T) transposed into
+ * xT[i*ld + t], with zeros for t in [T, ld) (ld is T rounded up to ATT_BLOCK). */
+static void head_transposed(float *xT, int ld, const float *x, size_t stride, int T, int hs) {
+    for (int i = 0; i < hs; i++)
+        for (int t = 0; t < ld; t++) xT[(size_t)i * ld + t] = t < T ? x[(size_t)t * stride + i] : 0.0f;
+}
+
+/* dots[t2] = sum_i x[i] * yT[i*ld + t2] for t2 in [0, n) rounded up to
+ * ATT_BLOCK (dots must have room); lane by lane the plain dot product. */
+static void dots_across_positions(float *dots, const float *x, const float *yT, int ld, int hs, int n) {
+    for (int t0 = 0; t0 < n; t0 += ATT_BLOCK) {
+        att_vec acc[ATT_BLOCK / ATT_LANES] = {{0}};
+        for (int i = 0; i < hs; i++) {
+            const float *y = yT + (size_t)i * ld + t0;
+            for (int v = 0; v < ATT_BLOCK / ATT_LANES; v++) {
+                att_vec yv;
+                memcpy(&yv, y + v * ATT_LANES, sizeof yv);
+                acc[v] += x[i] * yv;
+            }
+        }
+        memcpy(dots + t0, acc, sizeof acc);
+    }
+}
+
+/* One (batch, head) of attention_forward. kT and row: scratch of hs*ld and ld floats. */
+static void attention_head_forward(float *out, float *preatt, float *att, const float *inp,
+                                   float *kT, float *row, int ld, int b, int h, int T, int C,
+                                   int NH) {
+    int hs = C / NH, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)hs);
+    head_transposed(kT, ld, inp + (size_t)b * T * C3 + C + h * hs, (size_t)C3, T, hs);
+    for (int t = 0; t < T; t++) {
+        const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
+        float *pre = preatt + (((size_t)b * NH + h) * T + t) * T;
+        float *a = att + (((size_t)b * NH + h) * T + t) * T;
+        /* scores against every earlier-or-equal position t2 <= t:
+         * pre[t2] = scale * sum_i q[i] k[t2][i] */
+        dots_across_positions(row, q, kT, ld, hs, t + 1);
+        float maxv = -INFINITY;
+        for (int t2 = 0; t2 <= t; t2++) {
+            pre[t2] = row[t2] * scale;
+            if (pre[t2] > maxv) maxv = pre[t2];
+        }
+        /* softmax over t2 <= t; the future gets exactly zero weight
+         * (this is the causal mask: position t never sees t+1) */
+        for (int t2 = 0; t2 <= t; t2++) a[t2] = fast_expf(pre[t2] - maxv);
+        float sum = 0.0f;
+        for (int t2 = 0; t2 <= t; t2++) sum += a[t2];
+        for (int t2 = 0; t2 <= t; t2++) a[t2] /= sum;
+        for (int t2 = t + 1; t2 < T; t2++) a[t2] = pre[t2] = 0.0f;
+        /* out = sum_t2 att[t2] * v[t2] (vectorised along i) */
+        float *o = out + ((size_t)b * T + t) * C + h * hs;
+        for (int i = 0; i < hs; i++) o[i] = 0.0f;
+        for (int t2 = 0; t2 <= t; t2++) {
+            const float *v = inp + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
+            for (int i = 0; i < hs; i++) o[i] += a[t2] * v[i];
+        }
+    }
+}
+
+/* T rounded up to whole blocks of key positions: the scratch rows' length */
+static int attention_ld(int T) { return (T + ATT_BLOCK - 1) / ATT_BLOCK * ATT_BLOCK; }
 
 void attention_forward(float *out, float *preatt, float *att, const float *inp,
                        int B, int T, int C, int NH) {
+    int hs = C / NH, ld = attention_ld(T);
+    #pragma omp parallel if ((size_t)B * T * T * C > PARALLEL_MIN_WORK)
+    {
+        float *kT = malloc_or_die(sizeof(float) * (size_t)(hs + 1) * ld, "attention scratch");
+        #pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < NH; h++)
+                attention_head_forward(out, preatt, att, inp, kT, kT + (size_t)hs * ld, ld, b, h,
+                                       T, C, NH);
+        free(kT);
+    }
+}
+
+/* One (batch, head) of attention_backward. vT and row: scratch of hs*ld and ld floats. */
+static void attention_head_backward(float *dinp, float *dpreatt, float *datt, const float *dout,
+                                    const float *inp, const float *att, float *vT, float *row,
+                                    int ld, int b, int h, int T, int C, int NH) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for collapse(3) if ((size_t)B * T * T * C > PARALLEL_MIN_WORK)
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T; t++) {
-            for (int h = 0; h < NH; h++) {
-                const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
-                float *pre = preatt + (((size_t)b * NH + h) * T + t) * T;
-                float *a = att + (((size_t)b * NH + h) * T + t) * T;
-                /* scores against every earlier-or-equal position t2 <= t */
-                float maxv = -INFINITY;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *k = inp + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    float s = 0.0f;
-                    for (int i = 0; i < hs; i++) s += q[i] * k[i];
-                    s *= scale;
-                    pre[t2] = s;
-                    if (s > maxv) maxv = s;
-                }
-                /* softmax over t2 <= t; the future gets exactly zero weight
-                 * (this is the causal mask: position t never sees t+1) */
-                for (int t2 = 0; t2 <= t; t2++) a[t2] = fast_expf(pre[t2] - maxv);
-                float sum = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) sum += a[t2];
-                for (int t2 = 0; t2 <= t; t2++) a[t2] /= sum;
-                for (int t2 = t + 1; t2 < T; t2++) a[t2] = pre[t2] = 0.0f;
-                /* out = sum_t2 att[t2] * v[t2] */
-                float *o = out + ((size_t)b * T + t) * C + h * hs;
-                for (int i = 0; i < hs; i++) o[i] = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = inp + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    for (int i = 0; i < hs; i++) o[i] += a[t2] * v[i];
-                }
+    head_transposed(vT, ld, inp + (size_t)b * T * C3 + 2 * C + h * hs, (size_t)C3, T, hs);
+    for (int t = 0; t < T; t++) {
+        const float *a = att + (((size_t)b * NH + h) * T + t) * T;
+        float *da = datt + (((size_t)b * NH + h) * T + t) * T;
+        float *dpre = dpreatt + (((size_t)b * NH + h) * T + t) * T;
+        const float *d = dout + ((size_t)b * T + t) * C + h * hs;
+        /* forward: o = sum_t2 a[t2] v[t2]
+         * backward: da[t2] = d . v[t2];  dv[t2] += a[t2] d */
+        dots_across_positions(row, d, vT, ld, hs, t + 1);
+        for (int t2 = 0; t2 <= t; t2++) {
+            float *dv = dinp + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
+            da[t2] = row[t2];
+            for (int i = 0; i < hs; i++) dv[i] += a[t2] * d[i];
+        }
+        /* forward: a = softmax(pre), a[t2] = exp(pre[t2]) / sum_t3 exp(pre[t3])
+         * backward: the Jacobian is d a[t2] / d pre[t3] = a[t2] ([t2 == t3] - a[t3]), so
+         *   dpre[t3] = sum_t2 da[t2] a[t2] ([t2 == t3] - a[t3]) = a[t3] (da[t3] - sum_t2 a[t2] da[t2]) */
+        float dot = 0.0f;
+        for (int t2 = 0; t2 <= t; t2++) dot += a[t2] * da[t2];
+        for (int t2 = 0; t2 <= t; t2++) dpre[t2] = a[t2] * (da[t2] - dot);
+        /* forward: pre[t2] = scale * q . k[t2]
+         * backward: dq += scale dpre[t2] k[t2];  dk[t2] += scale dpre[t2] q */
+        const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
+        float *dq = dinp + ((size_t)b * T + t) * C3 + h * hs;
+        for (int t2 = 0; t2 <= t; t2++) {
+            const float *k = inp + ((size_t)b * T + t2) * C3 + C + h * hs;
+            float *dk = dinp + ((size_t)b * T + t2) * C3 + C + h * hs;
+            float g = scale * dpre[t2];
+            for (int i = 0; i < hs; i++) {
+                dq[i] += g * k[i];
+                dk[i] += g * q[i];
             }
         }
     }
 }
 
-/* Parallel over (batch, head): everything one (b, h) pair writes — its slices
- * of dq, dk, dv at every position, and its rows of dpreatt/datt — belongs to
- * it alone, so the threads never touch the same float. */
 void attention_backward(float *dinp, float *dpreatt, float *datt, const float *dout,
                         const float *inp, const float *att, int B, int T, int C, int NH) {
-    int hs = C / NH, C3 = 3 * C;
-    float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for collapse(2) if ((size_t)B * T * T * C > PARALLEL_MIN_WORK)
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            for (int t = 0; t < T; t++) {
-                const float *a = att + (((size_t)b * NH + h) * T + t) * T;
-                float *da = datt + (((size_t)b * NH + h) * T + t) * T;
-                float *dpre = dpreatt + (((size_t)b * NH + h) * T + t) * T;
-                const float *d = dout + ((size_t)b * T + t) * C + h * hs;
-                /* forward: o = sum_t2 a[t2] v[t2]
-                 * backward: da[t2] = d . v[t2];  dv[t2] += a[t2] d */
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = inp + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    float *dv = dinp + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    float s = 0.0f;
-                    for (int i = 0; i < hs; i++) {
-                        s += d[i] * v[i];
-                        dv[i] += a[t2] * d[i];
-                    }
-                    da[t2] = s;
-                }
-                /* forward: a = softmax(pre)
-                 * backward: dpre[t3] = a[t3] (da[t3] - sum_t2 a[t2] da[t2]) */
-                float dot = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) dot += a[t2] * da[t2];
-                for (int t2 = 0; t2 <= t; t2++) dpre[t2] = a[t2] * (da[t2] - dot);
-                /* forward: pre[t2] = scale * q . k[t2]
-                 * backward: dq += scale dpre[t2] k[t2];  dk[t2] += scale dpre[t2] q */
-                const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
-                float *dq = dinp + ((size_t)b * T + t) * C3 + h * hs;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *k = inp + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    float *dk = dinp + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    float g = scale * dpre[t2];
-                    for (int i = 0; i < hs; i++) {
-                        dq[i] += g * k[i];
-                        dk[i] += g * q[i];
-                    }
-                }
-            }
-        }
+    int hs = C / NH, ld = attention_ld(T);
+    #pragma omp parallel if ((size_t)B * T * T * C > PARALLEL_MIN_WORK)
+    {
+        float *vT = malloc_or_die(sizeof(float) * (size_t)(hs + 1) * ld, "attention scratch");
+        #pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < NH; h++)
+                attention_head_backward(dinp, dpreatt, datt, dout, inp, att, vT,
+                                        vT + (size_t)hs * ld, ld, b, h, T, C, NH);
+        free(vT);
     }
 }
 
