@@ -16,8 +16,10 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -31,8 +33,50 @@
  * way either side of it. */
 #define PARALLEL_MIN_WORK 32768
 
+/* Between two parallel loops, OpenMP's idle threads wait for the next one by
+ * spinning (libgomp: about 300,000 turns of a loop before they sleep). On an
+ * idle machine that saves a few microseconds per loop. On a busy one it is a
+ * disaster: a spinning thread takes the core its teammate needs, and every
+ * loop waits for the one thread the system has paused. Measured on two cores
+ * with other programs busy (notes/10-performance.md): `gpt1 pretrain --steps
+ * 30` took 245 s with the spinning default and 18 s with
+ * OMP_WAIT_POLICY=passive (threads sleep at once, and are woken per loop).
+ *
+ * libgomp reads OMP_WAIT_POLICY once, while it is loaded, before main runs,
+ * so a setenv in main comes too late. So the default thread count starts the
+ * program again, once, from its first instruction, with the variable set
+ * (exec keeps the process id, the open files and the arguments). A policy the
+ * user set (OMP_WAIT_POLICY=active included) is kept, and so is an explicit
+ * --threads N: only the default degrades. Linux only (/proc/self). */
+#if defined(_OPENMP) && defined(__linux__)
+static void restart_with_passive_wait(void) {
+    if (getenv("OMP_WAIT_POLICY") || omp_get_num_procs() < 2) return;
+    FILE *f = fopen("/proc/self/cmdline", "rb");
+    if (!f) return;
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    int complete = feof(f) && n > 0;
+    fclose(f);
+    if (!complete) return;  /* an unreadable or huge command line: keep spinning */
+    buf[n] = '\0';
+    char *argv[1024];
+    int argc = 0;
+    for (size_t i = 0; i < n && argc < 1023; i += strlen(buf + i) + 1) argv[argc++] = buf + i;
+    argv[argc] = NULL;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY");  /* exec failed: carry on as we were */
+}
+#endif
+
 void set_threads(int n) {
 #ifdef _OPENMP
+    static int first_call = 1;
+#ifdef __linux__
+    if (first_call && n <= 0) restart_with_passive_wait();
+#endif
+    first_call = 0;
     omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
 #else
     (void)n;
