@@ -5,8 +5,10 @@
  * For each shape (N rows, C inputs, OC outputs) and thread count it times
  *   forward:  matmul_forward (out = inp @ weight^T + bias)   vs one cblas_sgemm
  *   backward: matmul_backward (dinp and dweight, no dbias)   vs two cblas_sgemm
- * takes the best of REPS runs of each, and prints GFLOP/s and the ratio
- * ours / OpenBLAS, one line per shape, as a markdown table.
+ * takes the best of REPS runs of each (the best, not the median: on a shared
+ * machine most runs are interrupted, and the fastest is the one that was
+ * not), and prints GFLOP/s and the ratio ours / OpenBLAS, one line per shape,
+ * as a markdown table.
  *
  * Our kernel adds every product in the naive loops' order with no fused
  * multiply-add (gemm.c); OpenBLAS uses FMA and its own order, so its results
@@ -23,7 +25,7 @@
 
 void openblas_set_num_threads(int);  /* OpenBLAS's own, not in every cblas.h */
 
-#define REPS 7
+#define REPS 25
 #define ROWS 1024
 
 static const int shapes[][2] = {{192, 576}, {192, 192}, {192, 768}, {768, 192}, {192, 512}, {128, 512}};

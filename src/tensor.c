@@ -482,26 +482,61 @@ void attention_forward(float *out, float *preatt, float *att, const float *inp,
     }
 }
 
-/* One (batch, head) of attention_backward. vT and row: scratch of hs*ld and ld floats. */
+/* y[t2][i] += sum over t = t2, ..., T-1 of (wscale * w[t][t2]) * x[t][i], for every
+ * t2 < T and i < hs, each element's terms added in ascending t: what the plain
+ * loop "for t: for t2 <= t: y[t2] += w[t][t2] x[t]" adds, in the same order.
+ * w (T,T) row-major (only its causal part t2 <= t is read); x and y are rows
+ * of hs floats at strides xs and ys. Blocks of 8 positions t2 x 8 channels
+ * keep their sums in registers while t runs down the columns of w. */
+#define ACC_POSITIONS 8
+static void causal_accumulate(float *y, size_t ys, const float *x, size_t xs, const float *w,
+                              float wscale, int T, int hs) {
+    for (int t0 = 0; t0 < T; t0 += ACC_POSITIONS)
+        for (int c0 = 0; c0 < hs; c0 += ATT_LANES) {
+            int np = T - t0 < ACC_POSITIONS ? T - t0 : ACC_POSITIONS;
+            int nc = hs - c0 < ATT_LANES ? hs - c0 : ATT_LANES;
+            if (np < ACC_POSITIONS || nc < ATT_LANES) {  /* a ragged edge: the plain loop */
+                for (int p = 0; p < np; p++)
+                    for (int i = c0; i < c0 + nc; i++) {
+                        float s = y[(size_t)(t0 + p) * ys + i];
+                        for (int t = t0 + p; t < T; t++)
+                            s += (wscale * w[(size_t)t * T + t0 + p]) * x[(size_t)t * xs + i];
+                        y[(size_t)(t0 + p) * ys + i] = s;
+                    }
+                continue;
+            }
+            att_vec acc[ACC_POSITIONS], xv;
+            for (int p = 0; p < ACC_POSITIONS; p++) memcpy(&acc[p], y + (size_t)(t0 + p) * ys + c0, sizeof xv);
+            for (int t = t0; t < T; t++) {
+                memcpy(&xv, x + (size_t)t * xs + c0, sizeof xv);
+                const float *wt = w + (size_t)t * T + t0;
+                for (int p = 0; p < ACC_POSITIONS; p++)
+                    if (t >= t0 + p) acc[p] += (wscale * wt[p]) * xv;  /* position t0+p starts at t = t0+p */
+            }
+            for (int p = 0; p < ACC_POSITIONS; p++) memcpy(y + (size_t)(t0 + p) * ys + c0, &acc[p], sizeof xv);
+        }
+}
+
+/* One (batch, head) of attention_backward. vT and row: scratch of hs*ld and ld floats.
+ * First, for every query t, the gradients that belong to row t (da, dpre, dq);
+ * then dv and dk, which gather from every later row t >= t2. */
 static void attention_head_backward(float *dinp, float *dpreatt, float *datt, const float *dout,
                                     const float *inp, const float *att, float *vT, float *row,
                                     int ld, int b, int h, int T, int C, int NH) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-    head_transposed(vT, ld, inp + (size_t)b * T * C3 + 2 * C + h * hs, (size_t)C3, T, hs);
+    const float *a0 = att + ((size_t)b * NH + h) * T * T;
+    float *dpre0 = dpreatt + ((size_t)b * NH + h) * T * T;
+    const float *d0 = dout + (size_t)b * T * C + h * hs, *in0 = inp + (size_t)b * T * C3 + h * hs;
+    float *din0 = dinp + (size_t)b * T * C3 + h * hs;
+    head_transposed(vT, ld, in0 + 2 * C, (size_t)C3, T, hs);
     for (int t = 0; t < T; t++) {
-        const float *a = att + (((size_t)b * NH + h) * T + t) * T;
-        float *da = datt + (((size_t)b * NH + h) * T + t) * T;
-        float *dpre = dpreatt + (((size_t)b * NH + h) * T + t) * T;
-        const float *d = dout + ((size_t)b * T + t) * C + h * hs;
+        const float *a = a0 + (size_t)t * T, *d = d0 + (size_t)t * C;
+        float *da = datt + ((size_t)b * NH + h) * T * T + (size_t)t * T, *dpre = dpre0 + (size_t)t * T;
         /* forward: o = sum_t2 a[t2] v[t2]
-         * backward: da[t2] = d . v[t2];  dv[t2] += a[t2] d */
+         * backward: da[t2] = d . v[t2];  dv[t2] += a[t2] d  (the latter below) */
         dots_across_positions(row, d, vT, ld, hs, t + 1);
-        for (int t2 = 0; t2 <= t; t2++) {
-            float *dv = dinp + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-            da[t2] = row[t2];
-            for (int i = 0; i < hs; i++) dv[i] += a[t2] * d[i];
-        }
+        for (int t2 = 0; t2 <= t; t2++) da[t2] = row[t2];
         /* forward: a = softmax(pre), a[t2] = exp(pre[t2]) / sum_t3 exp(pre[t3])
          * backward: the Jacobian is d a[t2] / d pre[t3] = a[t2] ([t2 == t3] - a[t3]), so
          *   dpre[t3] = sum_t2 da[t2] a[t2] ([t2 == t3] - a[t3]) = a[t3] (da[t3] - sum_t2 a[t2] da[t2]) */
@@ -509,19 +544,16 @@ static void attention_head_backward(float *dinp, float *dpreatt, float *datt, co
         for (int t2 = 0; t2 <= t; t2++) dot += a[t2] * da[t2];
         for (int t2 = 0; t2 <= t; t2++) dpre[t2] = a[t2] * (da[t2] - dot);
         /* forward: pre[t2] = scale * q . k[t2]
-         * backward: dq += scale dpre[t2] k[t2];  dk[t2] += scale dpre[t2] q */
-        const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
-        float *dq = dinp + ((size_t)b * T + t) * C3 + h * hs;
+         * backward: dq += scale dpre[t2] k[t2];  dk[t2] += scale dpre[t2] q  (the latter below) */
+        float *dq = din0 + (size_t)t * C3;
         for (int t2 = 0; t2 <= t; t2++) {
-            const float *k = inp + ((size_t)b * T + t2) * C3 + C + h * hs;
-            float *dk = dinp + ((size_t)b * T + t2) * C3 + C + h * hs;
+            const float *k = in0 + (size_t)t2 * C3 + C;
             float g = scale * dpre[t2];
-            for (int i = 0; i < hs; i++) {
-                dq[i] += g * k[i];
-                dk[i] += g * q[i];
-            }
+            for (int i = 0; i < hs; i++) dq[i] += g * k[i];
         }
     }
+    causal_accumulate(din0 + 2 * C, (size_t)C3, d0, (size_t)C, a0, 1.0f, T, hs);       /* dv */
+    causal_accumulate(din0 + C, (size_t)C3, in0, (size_t)C3, dpre0, scale, T, hs);     /* dk */
 }
 
 void attention_backward(float *dinp, float *dpreatt, float *datt, const float *dout,
