@@ -47,10 +47,24 @@
  * program again, once, from its first instruction, with the variable set
  * (exec keeps the process id, the open files and the arguments). A policy the
  * user set (OMP_WAIT_POLICY=active included) is kept, and so is an explicit
- * --threads N: only the default degrades. Linux only (/proc/self). */
+ * --threads N: only the default degrades. Not under a debugger (the learner
+ * would see main start twice). Linux only (/proc/self). */
 #if defined(_OPENMP) && defined(__linux__)
+/* 1 if a debugger is attached (a learner stepping through main in gdb should
+ * not see the program start over). */
+static int being_debugged(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    int tracer = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "TracerPid:", 10) == 0) tracer = atoi(line + 10);
+    fclose(f);
+    return tracer != 0;
+}
+
 static void restart_with_passive_wait(void) {
-    if (getenv("OMP_WAIT_POLICY") || omp_get_num_procs() < 2) return;
+    if (getenv("OMP_WAIT_POLICY") || omp_get_num_procs() < 2 || being_debugged()) return;
     FILE *f = fopen("/proc/self/cmdline", "rb");
     if (!f) return;
     char buf[65536];
@@ -223,7 +237,7 @@ void matmul_backward_naive(float *dinp, float *dweight, float *dbias, const floa
  *
  * A product of a few rows (sampling: one) takes the direct kernel, which
  * reads B in place; packing B would cost as much as the product itself. */
-#define GEMM_DIRECT_MAX_ROWS 8
+#define GEMM_DIRECT_MAX_ROWS 24
 
 /* In 16x16 tiles: a tile's 16 source rows and 16 destination rows stay in
  * the cache while it is copied, where a plain column-by-column loop reads
