@@ -3,11 +3,13 @@
 #   make            build every program into build/
 #   make test       build and run the cmocka test suite
 #   make sanitize   the same tests under AddressSanitizer + UBSan
+#   make debug      every program at -O0 -g in build/debug/, for gdb
 #   make bench      training and sampling speed (tokens/s, GFLOP/s, peak memory)
 #   make bench-naive  the same on the reference triple-loop matmuls, to see what blocking buys
 #   make bench-blas   our matmul against OpenBLAS (only where OpenBLAS is installed)
 #   make data       generate the toy world (data/) and tokenize it (out/)
 #   make run        data, then train and evaluate every rung in order, then plots
+#   make scaling    rung 3c: a family of sizes and a data sweep (about half an hour on two busy cores)
 #   make plots      render every plots/*.gp whose .tsv log exists
 #   make clean      remove build/ (never out/, which holds your checkpoints)
 #
@@ -42,7 +44,7 @@ PROGS    := $(patsubst src/%.c,build/%,$(subst _main.c,.c,$(PROG_SRC)))
 TESTS    := $(patsubst tests/%.c,build/%,$(wildcard tests/test_*.c))
 LIB      := build/libladder.a
 
-.PHONY: all deps test sanitize bench bench-naive bench-blas clean data run plots
+.PHONY: all deps test sanitize bench bench-naive bench-blas clean data run ladder plots debug scaling
 all: $(PROGS)
 
 # ---- deps: check for gcc, make, cmocka and gnuplot; install what is missing ----
@@ -107,14 +109,33 @@ build/san/%: src/%.c build/san/libladder.a
 	$(CC) $(CFLAGS) -o $@ $< build/san/libladder.a $(LDFLAGS) $(LDLIBS)
 build/san/tokenizer: src/tokenizer_main.c build/san/libladder.a
 	$(CC) $(CFLAGS) -o $@ $< build/san/libladder.a $(LDFLAGS) $(LDLIBS)
-# (the pipeline test runs `make run` itself, with the ordinary build: not here)
-SAN_TESTS := $(patsubst build/%,build/san/%,$(filter-out build/test_pipeline,$(TESTS)))
+# (the pipeline and docs tests run make and the ordinary build themselves: not here)
+SAN_TESTS := $(patsubst build/%,build/san/%,$(filter-out build/test_pipeline build/test_docs,$(TESTS)))
 SAN_PROGS := $(patsubst build/%,build/san/%,$(PROGS))
 san-test: $(SAN_TESTS) $(SAN_PROGS)
 	@fail=0; for t in $(SAN_TESTS); do echo "== $$t"; \
 	  GPTLADDER_BIN=build/san ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ./$$t || fail=1; done; \
 	if [ $$fail = 0 ]; then echo "make sanitize: clean"; else echo "make sanitize: FAILED"; exit 1; fi
+endif
+
+# ---- debug: every program at -O0 -g in build/debug/, for gdb ----
+# At -O3 the locals of small functions are optimised away; the notes' gdb
+# recipes (run by tests/test_docs.c) use these: gdb --args build/debug/gpt1 ...
+debug: | build/.deps-ok
+	@$(MAKE) --no-print-directory BUILD_DEBUG=1 OPT="-O0 -g" debug-progs
+
+ifdef BUILD_DEBUG
+build/debug/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+build/debug/libladder.a: $(patsubst src/%.c,build/debug/obj/%.o,$(LIB_SRC))
+	ar rcs $@ $^
+build/debug/tokenizer: src/tokenizer_main.c build/debug/libladder.a
+	$(CC) $(CFLAGS) -o $@ $< build/debug/libladder.a $(LDFLAGS) $(LDLIBS)
+build/debug/%: src/%.c build/debug/libladder.a
+	$(CC) $(CFLAGS) -o $@ $< build/debug/libladder.a $(LDFLAGS) $(LDLIBS)
+debug-progs: $(patsubst build/%,build/debug/%,$(PROGS))
 endif
 
 # ---- bench: fixed configs, fixed steps; prints one parsable line per run ----
@@ -176,12 +197,21 @@ LOGS := plots
 FLAGS :=
 endif
 
-# the rungs in order; each leaves $(RUN)/NAME.out with its summary lines
+# the rungs in order; each leaves $(RUN)/NAME.out with its summary lines, and
+# records the checkpoints it wrote in $(RUN)/NAME.sha256 (tools/ladder.sh).
+# make run first checks those records: a checkpoint replaced by hand is moved
+# to out/try/ and its rung, then every rung built on it, are redone, so the
+# table below always describes one set of models.
 RUNGS := gpt1_pretrain gpt1_finetune gpt2_zeroshot gpt3_fewshot sft reward ppo
-run: all data $(patsubst %,$(RUN)/%.out,$(RUNGS))
+RUNGS += $(if $(FAST),scaling)   # rung 3c's full sweep is `make scaling`; FAST=1 runs its tiny one here
+LADDER := tools/ladder.sh
+run: all data
+	@$(LADDER) check $(RUN)
+	@$(MAKE) --no-print-directory ladder
 	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
 	@echo; echo "== gptladder: what each rung showed (logs in $(LOGS)/, checkpoints in $(RUN)/)"
 	@cat $(patsubst %,$(RUN)/%.out,$(RUNGS)) | grep '^summary' | sed 's/^summary //'
+ladder: $(patsubst %,$(RUN)/%.out,$(RUNGS))
 
 # Pre-training writes gpt1_partial.bin (and its .state) at every evaluation and
 # renames it when done: an interrupted `make run` resumes where it stopped.
@@ -194,10 +224,12 @@ $(RUN)/gpt1.bin: out/pretrain.bin out/val.bin build/gpt1
 	    $$(test -f $(RUN)/gpt1_partial.bin.state && echo --resume) | tee $(RUN)/gpt1_pretrain.out
 	mv $(RUN)/gpt1_partial.bin $@
 	rm -f $(RUN)/gpt1_partial.bin.state
+	@$(LADDER) record $(RUN) gpt1_pretrain $@
 
 $(RUN)/gpt1_finetune.out: $(RUN)/gpt1.bin data/classify_train.tsv data/classify_test.tsv
 	./build/gpt1 finetune $(FLAGS) --model $< --out $(RUN)/gpt1_classifier.bin \
-	    --log $(LOGS)/gpt1_finetune.tsv | tee $@.tmp && mv $@.tmp $@
+	    --log $(LOGS)/gpt1_finetune.tsv | tee $@.tmp \
+	    && $(LADDER) record $(RUN) gpt1_finetune $(RUN)/gpt1_classifier.bin $(RUN)/gpt1_classifier.head && mv $@.tmp $@
 
 # Rungs 2 and 3 take no gradient step: they question the pre-trained model.
 $(RUN)/gpt2_zeroshot.out: $(RUN)/gpt1.bin data/zeroshot_test.tsv build/gpt2_zeroshot
@@ -210,17 +242,34 @@ $(RUN)/gpt3_fewshot.out: $(RUN)/gpt1.bin data/fewshot_pool.tsv data/fewshot_test
 # InstructGPT steps 1 and 2: SFT on demonstrations, then the reward model on
 # ranked comparisons (it starts from the SFT trunk; its head goes beside it).
 $(RUN)/sft.out: $(RUN)/gpt1.bin data/sft_train.tsv data/sft_test.tsv build/sft
-	./build/sft $(FLAGS) --model $< --out $(RUN)/sft.bin --log $(LOGS)/sft.tsv | tee $@.tmp && mv $@.tmp $@
+	./build/sft $(FLAGS) --model $< --out $(RUN)/sft.bin --log $(LOGS)/sft.tsv | tee $@.tmp \
+	    && $(LADDER) record $(RUN) sft $(RUN)/sft.bin && mv $@.tmp $@
 
 $(RUN)/reward.out: $(RUN)/sft.out data/prefs_train.tsv data/prefs_test.tsv build/reward
 	./build/reward train $(FLAGS) --model $(RUN)/sft.bin --out $(RUN)/reward.bin \
-	    --log $(LOGS)/reward.tsv | tee $@.tmp && mv $@.tmp $@
+	    --log $(LOGS)/reward.tsv | tee $@.tmp \
+	    && $(LADDER) record $(RUN) reward $(RUN)/reward.bin $(RUN)/reward.head && mv $@.tmp $@
 
 # InstructGPT step 3: PPO from the SFT model against the reward model, with
 # the KL penalty and then without it (beta = 0: reward hacking).
 $(RUN)/ppo.out: $(RUN)/sft.out $(RUN)/reward.out data/ppo_prompts.tsv build/ppo
 	./build/ppo $(FLAGS) --model $(RUN)/sft.bin --reward $(RUN)/reward.bin --out $(RUN)/ppo.bin \
-	    --hack-out $(RUN)/ppo_beta0.bin --log $(LOGS)/ppo.tsv | tee $@.tmp && mv $@.tmp $@
+	    --hack-out $(RUN)/ppo_beta0.bin --log $(LOGS)/ppo.tsv | tee $@.tmp \
+	    && $(LADDER) record $(RUN) ppo $(RUN)/ppo.bin $(RUN)/ppo.head \
+	       $(RUN)/ppo_beta0.bin $(RUN)/ppo_beta0.head && mv $@.tmp $@
+
+# Rung 3c: five sizes on the same tokens and a data sweep, trained from
+# scratch (not from gpt1.bin), two runs at a time on one thread each. Too long
+# for make run's ten minutes, so its own target; its logs and plots are committed.
+$(RUN)/scaling.out: out/pretrain.bin out/val.bin data/zeroshot_test.tsv data/fewshot_pool.tsv \
+	    data/fewshot_test.tsv build/scaling
+	@mkdir -p $(RUN)
+	./build/scaling $(FLAGS) --params-log $(LOGS)/scaling_params.tsv --data-log $(LOGS)/scaling_data.tsv \
+	    --compute-log $(LOGS)/scaling_compute.tsv --accuracy-log $(LOGS)/scaling_accuracy.tsv | tee $@.tmp && mv $@.tmp $@
+
+scaling: all data $(RUN)/scaling.out
+	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
+	@grep '^summary' $(RUN)/scaling.out
 
 # ---- plots: gnuplot -c plots/NAME.gp LOG.tsv OUT.png for every log present ----
 LOGS ?= plots
@@ -242,11 +291,11 @@ plots: | build/.deps-ok
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_TARGETS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_LIB     := util gpt tensor tokenizer head
+FUZZ_LIB     := util gpt tensor tokenizer head instruct toyworld
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unknown-pragmas -MMD -MP -O1 -g \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc
 # fuzz.h records what a dying loader allocated and opened, through these wraps
-FUZZ_WRAP    := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=fopen,--wrap=fclose
+FUZZ_WRAP    := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=fopen,--wrap=fdopen,--wrap=fclose
 .PHONY: fuzz
 .SECONDARY: $(patsubst %,build/fuzz/obj/%.o,$(FUZZ_LIB))   # keep the objects between runs
 
@@ -292,4 +341,4 @@ fuzz: $(patsubst %,build/fuzz/%,$(FUZZ_TARGETS))
 clean:
 	rm -rf build
 
--include $(wildcard build/obj/*.d build/*.d build/san/obj/*.d)
+-include $(wildcard build/obj/*.d build/*.d build/san/obj/*.d build/debug/obj/*.d build/debug/*.d)

@@ -27,20 +27,27 @@
  * new token through one row of each block. Its token callback prints every
  * token the moment it is drawn.
  *
+ * `chat --plain` drops the chat format: each line is continued as plain text,
+ * on its own (a model trained on one's own text has never seen the markers).
+ * The tokenizer is the one the checkpoint records (find_tokenizer) unless
+ * --tokenizer names one.
+ *
  * Left out: a system prompt, ChatGPT's moderation, any memory beyond the
  * window. The model's knowledge is the toy world's (data/README.md): ask
  * "what colour is the fox ?" or "where is the owl ?".
  */
+#include "cli.h"
 #include "gpt.h"
 #include "instruct.h"
 #include "tokenizer.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- options ---- */
@@ -48,12 +55,14 @@
 typedef struct {
     const char *tokenizer, *model, *compare_a, *compare_b;
     float temperature;
-    int top_k, max_reply, seed, threads, history;
+    int top_k, max_reply, seed, threads, history, plain;
 } Options;
+
+#define DEFAULT_TOKENIZER "out/tokenizer.merges"
 
 static Options defaults(void) {
     Options o = {0};
-    o.tokenizer = "out/tokenizer.merges";
+    o.tokenizer = NULL;  /* the one the checkpoint records (find_tokenizer) */
     o.model = "out/ppo.bin";
     o.temperature = 0.7f;
     o.top_k = 20;
@@ -80,17 +89,22 @@ typedef struct {
     int nturns;
 } Speaker;
 
+/* Dies with a message a user can act on if the checkpoint is missing. */
+static void require_checkpoint(const char *path) {
+    if (access(path, R_OK) != 0) {
+        die("cannot read the checkpoint %s: %s (make run trains the ladder's models into out/; or pass --model)",
+            path, strerror(errno));
+    }
+}
+
 /* Loads a checkpoint to talk to, with a message a user can act on if it is
  * missing or belongs to another tokenizer. */
 static void speaker_load(Speaker *s, const char *path, const Tokenizer *tok, const char *tok_path) {
     memset(s, 0, sizeof *s);
     s->path = path;
-    if (access(path, R_OK) != 0) {
-        die("cannot read the checkpoint %s: %s (make run trains the ladder's models into out/; or pass --model)",
-            path, strerror(errno));
-    }
+    require_checkpoint(path);
     gpt_load(&s->m, path);
-    instruct_check_vocab(&s->m, path, tok, tok_path);
+    gpt_check_tokenizer(&s->m, path, tok, tok_path);
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     size_t n = strcspn(base, ".");
@@ -165,6 +179,18 @@ static int show_token(void *ctx, int token) {
     return 0;
 }
 
+/* --plain: the line as plain text, after an end-of-text (where every
+ * document of the pretraining text starts); no markers. */
+static Chat plain_context(Tokenizer *tok, const char *line) {
+    size_t n;
+    int *t = tokenizer_encode(tok, line, strlen(line), &n);
+    Chat c = {malloc_or_die(sizeof(int) * (n + 1), "the text"), (int)n + 1, (int)n + 1};
+    c.tokens[0] = tokenizer_special_id(tok, TOK_EOT);
+    memcpy(c.tokens + 1, t, sizeof(int) * n);
+    free(t);
+    return c;
+}
+
 /* The speaker's answer to `line`: formats it in the chat format after the
  * conversation so far, samples the reply token by token (printing each one
  * to `out` as it comes), and keeps the whole turn — closed with end-of-text
@@ -173,7 +199,7 @@ static int show_token(void *ctx, int token) {
 static int speaker_turn(Speaker *s, Tokenizer *tok, const char *line, const Options *o, Rng *rng, FILE *out) {
     const GPTConfig *c = &s->m.config;
     int eot = tokenizer_special_id(tok, TOK_EOT);
-    Chat q = chat_encode_prompt(tok, line);
+    Chat q = o->plain ? plain_context(tok, line) : chat_encode_prompt(tok, line);
     int need = q.len + o->max_reply + 1;  /* the prompt, the reply, its end-of-text */
     if (need > c->maxT) {
         fprintf(out, "%s> (your message is %d tokens: with room for a %d-token reply it does not fit my "
@@ -181,7 +207,7 @@ static int speaker_turn(Speaker *s, Tokenizer *tok, const char *line, const Opti
         chat_free(&q);
         return -1;
     }
-    if (!o->history) speaker_reset(s);
+    if (!o->history || o->plain) speaker_reset(s);
     int dropped = fit_window(s, need);
     if (dropped > 0) {
         fprintf(out, "%s> (the conversation outgrew my %d-token context: I forgot the oldest %d turn%s)\n",
@@ -190,11 +216,11 @@ static int speaker_turn(Speaker *s, Tokenizer *tok, const char *line, const Opti
     int start = s->len;
     memcpy(s->ctx + s->len, q.tokens, sizeof(int) * (size_t)q.len);
     s->len += q.len;
-    fprintf(out, "%s> ", s->label);
+    fprintf(out, "%s> %s", s->label, o->plain ? line : "");  /* --plain: the text, then its continuation */
     fflush(out);
     /* the reply goes straight after the prompt in ctx; the window has room
      * for it and its end-of-text (fit_window above) */
-    Stream st = {tok, out, eot, 0};
+    Stream st = {tok, out, eot, o->plain};  /* a continuation keeps its first space */
     int n = gpt_sampler_run(&s->sampler, s->ctx, s->len, s->ctx + s->len, o->max_reply, eot, o->temperature,
                             o->top_k, rng, show_token, &st);
     int ended = n > 0 && s->ctx[s->len + n - 1] == eot;
@@ -207,65 +233,109 @@ static int speaker_turn(Speaker *s, Tokenizer *tok, const char *line, const Opti
     return 0;
 }
 
-/* ---- main ---- */
+/* ---- the tokenizer the checkpoint records ---- */
 
-static void usage(void) {
-    Options d = defaults();
-    printf("usage: chat [flags]                 talk to a checkpoint: one line in, one reply out\n"
-           "       chat --compare A B [flags]   every line answered by checkpoint A, then by B\n"
-           "Reads lines from standard input until end of file (Ctrl-D). The conversation stays\n"
-           "in the model's context until its window is full; then the oldest turns are dropped.\n"
-           "A line /reset forgets the conversation.\n"
-           "flags (default):\n"
-           "  --model PATH        the checkpoint: out/gpt1.bin, out/sft.bin, out/ppo.bin, ... (%s)\n"
-           "  --compare A B       two checkpoints side by side (e.g. out/sft.bin out/ppo.bin)\n"
-           "  --tokenizer PATH    tokenizer merges (%s)\n"
-           "  --temperature X     sampling temperature; 0 = greedy (%g)\n"
-           "  --top-k N           sample among the N likeliest tokens; 0 = all (%d)\n"
-           "  --max-reply N       tokens a reply may take (%d)\n"
-           "  --no-history        answer every line on its own (no conversation)\n"
-           "  --seed N            random seed (%d)\n"
-           "  --threads N         OpenMP threads, 0 = all cores (%d: one sequence is too little to share)\n"
-           "  --help              this text\n",
-           d.model, d.tokenizer, (double)d.temperature, d.top_k, d.max_reply, d.seed, d.threads);
+/* The tokenizer id and vocabulary a checkpoint's header records (slots
+ * GPT_HEADER_TOKENIZER and 3), without loading it; 0 when it records none
+ * or is not a checkpoint (gpt_load then says what is wrong with it). */
+static uint32_t recorded_tokenizer(const char *path, int *V) {
+    int32_t h[GPT_HEADER_INTS];
+    FILE *f = fopen_or_die(path, "rb");
+    int ok = fread(h, sizeof h, 1, f) == 1 && h[0] == GPT_MAGIC;
+    fclose(f);
+    *V = ok ? h[3] : 0;
+    return ok ? (uint32_t)h[GPT_HEADER_TOKENIZER] : 0;
 }
 
-enum {
-    OPT_MODEL = 256, OPT_COMPARE, OPT_TOKENIZER, OPT_TEMP, OPT_TOPK, OPT_MAXREPLY, OPT_NOHIST, OPT_SEED,
-    OPT_THREADS, OPT_HELP
-};
+/* 1 if the merges file at path is the tokenizer `id` of V tokens. The
+ * header line is read first, so that only a file of the right size is
+ * loaded whole. */
+static int merges_is(const char *path, uint32_t id, int V) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;  /* (a FIFO would block the open) */
+    FILE *f = fopen(path, "r");
+    int vocab = 0;
+    if (!f) return 0;
+    int ok = fscanf(f, "gptladder-bpe version %*d vocab_size %d", &vocab) == 1 && vocab == V;
+    fclose(f);
+    if (!ok) return 0;
+    Tokenizer t;
+    tokenizer_load(&t, path);
+    ok = tokenizer_id(&t) == id;
+    tokenizer_free(&t);
+    return ok;
+}
 
+static int is_merges_file(const struct dirent *e) {
+    size_t n = strlen(e->d_name);
+    return n > 7 && strcmp(e->d_name + n - 7, ".merges") == 0;
+}
+
+/* The merges file of the tokenizer the checkpoint at model_path was trained
+ * with: a *.merges beside it (in name order) with the recorded id, else
+ * out/tokenizer.merges. A checkpoint that records no tokenizer (an older
+ * file, or llm.c's) gets out/tokenizer.merges (gpt_check_tokenizer notes
+ * it). Dies with one line naming what it tried. Returns a malloc'd path. */
+static char *find_tokenizer(const char *model_path) {
+    int V;
+    uint32_t id = recorded_tokenizer(model_path, &V);
+    if (id == 0 || V <= 0) return strdup_or_die(DEFAULT_TOKENIZER);
+    const char *slash = strrchr(model_path, '/');
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - model_path) + (slash == model_path) : 1,
+             slash ? model_path : ".");
+    struct dirent **names;
+    int n = scandir(dir, &names, is_merges_file, alphasort);
+    char *found = NULL;
+    for (int i = 0; i < n; i++) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        if (!found && merges_is(path, id, V)) found = strdup_or_die(path);
+        free(names[i]);
+    }
+    if (n >= 0) free(names);
+    if (!found && merges_is(DEFAULT_TOKENIZER, id, V)) found = strdup_or_die(DEFAULT_TOKENIZER);
+    if (!found) {
+        die("%s was trained with tokenizer %08x, but none of the %d .merges files in %s nor %s is it "
+            "(pass --tokenizer PATH)", model_path, id, n > 0 ? n : 0, dir, DEFAULT_TOKENIZER);
+    }
+    return found;
+}
+
+/* ---- main ---- */
+
+/* The flags, as data (cli.h). --compare takes two paths: the second is
+ * taken out of argv before the table parses the rest. */
 static void parse_flags(Options *o, int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"model", 1, 0, OPT_MODEL}, {"compare", 1, 0, OPT_COMPARE}, {"tokenizer", 1, 0, OPT_TOKENIZER},
-        {"temperature", 1, 0, OPT_TEMP}, {"top-k", 1, 0, OPT_TOPK}, {"max-reply", 1, 0, OPT_MAXREPLY},
-        {"no-history", 0, 0, OPT_NOHIST}, {"seed", 1, 0, OPT_SEED}, {"threads", 1, 0, OPT_THREADS},
-        {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *a = optarg;
-        switch (opt) {
-        case OPT_MODEL: o->model = a; break;
-        case OPT_COMPARE: o->compare_a = a; break;
-        case OPT_TOKENIZER: o->tokenizer = a; break;
-        case OPT_TEMP: o->temperature = parse_float_flag("temperature", a, 0.0f, 10.0f); break;
-        case OPT_TOPK: o->top_k = (int)parse_long_flag("top-k", a, 0, 1000000); break;
-        case OPT_MAXREPLY: o->max_reply = (int)parse_long_flag("max-reply", a, 1, 100000); break;
-        case OPT_NOHIST: o->history = 0; break;
-        case OPT_SEED: o->seed = (int)parse_long_flag("seed", a, 0, 2147483647); break;
-        case OPT_THREADS: o->threads = (int)parse_long_flag("threads", a, 0, 1024); break;
-        case OPT_HELP: usage(); exit(0);
-        case ':': die("%s needs a value (see chat --help)", argv[optind - 1]);
-        default: die("unknown flag %s (see chat --help)", argv[optind - 1]);
+    const Flag flags[] = {
+        FLAG_MODEL(&o->model, "the checkpoint: out/gpt1.bin, out/sft.bin, out/ppo.bin, ..."),
+        {"compare", CLI_IN, &o->compare_a, 0, 0, "two checkpoints side by side (e.g. out/sft.bin out/ppo.bin)",
+         NULL, "A B"},
+        FLAG_IN("tokenizer", &o->tokenizer, "tokenizer merges; none: the one the checkpoint records, "
+                                            "a .merges beside it or " DEFAULT_TOKENIZER),
+        FLAG_FLOAT("temperature", &o->temperature, 0, 10, "sampling temperature; 0 = greedy", NULL),
+        FLAG_INT("top-k", &o->top_k, 0, 1000000, "sample among the N likeliest tokens; 0 = all", NULL),
+        FLAG_INT("max-reply", &o->max_reply, 1, 100000, "tokens a reply may take", NULL),
+        FLAG_OFF("no-history", &o->history, "answer every line on its own (no conversation)"),
+        FLAG_ON("plain", &o->plain, "continue each line as plain text: no chat format, no history"),
+        FLAG_END};
+    Cli cli = {"chat", "talk to a checkpoint: one line in, one reply out (standard input until\n"
+                       "                    end of file; a line /reset forgets the conversation)",
+               flags, &o->seed, &o->threads, NULL};
+    char **args = malloc_or_die(sizeof(char *) * (size_t)(argc + 1), "the arguments");
+    int n = 0;
+    for (int a = 0; a < argc; a++) {
+        args[n++] = argv[a];
+        if (strcmp(argv[a], "--compare") != 0) continue;
+        if (a + 2 >= argc || strncmp(argv[a + 1], "--", 2) == 0 || strncmp(argv[a + 2], "--", 2) == 0) {
+            die("--compare needs two checkpoints: --compare A B (see chat --help)");
         }
+        args[n++] = argv[++a];
+        o->compare_b = argv[++a];
     }
-    if (o->compare_a) {
-        /* --compare A B: B is the one argument left after the flags */
-        if (optind >= argc) die("--compare needs two checkpoints: --compare A B");
-        o->compare_b = argv[optind++];
-    }
-    if (optind < argc) die("unexpected argument '%s' (see chat --help)", argv[optind]);
+    args[n] = NULL;
+    cli_parse(&cli, n, args);
+    free(args);
 }
 
 /* Strips the newline (and a '\r', and surrounding spaces) from a line in place. */
@@ -276,31 +346,27 @@ static char *trim_line(char *s) {
     return s;
 }
 
-#ifndef TESTING
-int main(int argc, char **argv) {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    Options o = defaults();
-    parse_flags(&o, argc, argv);
-    set_threads(o.threads);
-    Tokenizer tok;
-    tokenizer_load(&tok, o.tokenizer);
-    int nspeakers = o.compare_a ? 2 : 1;
-    Speaker sp[2];
-    speaker_load(&sp[0], o.compare_a ? o.compare_a : o.model, &tok, o.tokenizer);
-    if (nspeakers == 2) speaker_load(&sp[1], o.compare_b, &tok, o.tokenizer);
-    if (nspeakers == 2 && strcmp(sp[0].label, sp[1].label) == 0) {
-        snprintf(sp[0].label, sizeof sp[0].label, "A");
-        snprintf(sp[1].label, sizeof sp[1].label, "B");
-    }
+/* Who is talking, and how. */
+static void print_banner(const Speaker *sp, int nspeakers, const Options *o) {
     for (int i = 0; i < nspeakers; i++) {
         const GPTConfig *c = &sp[i].m.config;
         printf("chat: %s is %s (%d layers, %d channels, a %d-token context)\n", sp[i].label, sp[i].path, c->L,
                c->C, c->maxT);
     }
-    printf("chat: temperature %g, top-k %d%s. Ask about the toy world (\"where is the owl ?\"); "
-           "end of file (Ctrl-D) quits.\n", (double)o.temperature, o.top_k, o.history ? "" : ", no history");
+    if (o->plain) {
+        printf("chat: temperature %g, top-k %d, plain continuation: type the start of a text and the model "
+               "goes on; end of file (Ctrl-D) quits.\n", (double)o->temperature, o->top_k);
+    } else {
+        printf("chat: temperature %g, top-k %d%s. Ask about the toy world (\"where is the owl ?\"); "
+               "end of file (Ctrl-D) quits.\n", (double)o->temperature, o->top_k, o->history ? "" : ", no history");
+    }
+}
+
+/* Reads lines from standard input until end of file; each speaker answers
+ * every line in turn. */
+static void converse(Speaker *sp, int nspeakers, Tokenizer *tok, const Options *o) {
     Rng rng;
-    rng_seed(&rng, (uint64_t)o.seed);
+    rng_seed(&rng, (uint64_t)o->seed);
     int interactive = isatty(0);
     char *buf = NULL;
     size_t cap = 0;
@@ -315,13 +381,37 @@ int main(int argc, char **argv) {
             printf("(conversation forgotten)\n");
             continue;
         }
-        for (int i = 0; i < nspeakers; i++) speaker_turn(&sp[i], &tok, line, &o, &rng, stdout);
+        for (int i = 0; i < nspeakers; i++) speaker_turn(&sp[i], tok, line, o, &rng, stdout);
     }
     if (ferror(stdin)) die("cannot read standard input: %s", strerror(errno));
     if (interactive) putchar('\n');
     free(buf);
+}
+
+#ifndef TESTING
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    Options o = defaults();
+    parse_flags(&o, argc, argv);
+    set_threads(o.threads);
+    const char *first = o.compare_a ? o.compare_a : o.model;
+    require_checkpoint(first);
+    char *tok_path = o.tokenizer ? strdup_or_die(o.tokenizer) : find_tokenizer(first);
+    Tokenizer tok;
+    tokenizer_load(&tok, tok_path);
+    int nspeakers = o.compare_a ? 2 : 1;
+    Speaker sp[2];
+    speaker_load(&sp[0], first, &tok, tok_path);
+    if (nspeakers == 2) speaker_load(&sp[1], o.compare_b, &tok, tok_path);
+    if (nspeakers == 2 && strcmp(sp[0].label, sp[1].label) == 0) {
+        snprintf(sp[0].label, sizeof sp[0].label, "A");
+        snprintf(sp[1].label, sizeof sp[1].label, "B");
+    }
+    print_banner(sp, nspeakers, &o);
+    converse(sp, nspeakers, &tok, &o);
     for (int i = 0; i < nspeakers; i++) speaker_free(&sp[i]);
     tokenizer_free(&tok);
+    free(tok_path);
     return 0;
 }
 #endif

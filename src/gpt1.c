@@ -6,7 +6,7 @@
  *   gpt1 pretrain   §3.1 unsupervised pre-training. Maximise the likelihood of
  *                   a corpus U under a Transformer decoder:
  *                       L1(U) = sum_i log P(u_i | u_{i-k}, ..., u_{i-1})
- *                   (pretrain_step; the loss is gpt_lm_loss).
+ *                   (the loop in pretrain; the loss is gpt_lm_loss, in lm_step).
  *   gpt1 finetune   §3.2 supervised fine-tuning. A linear layer W_y on the last
  *                   hidden state h_l^m of a labelled input x^1..x^m:
  *                       P(y | x) = softmax(h_l^m W_y)
@@ -19,78 +19,135 @@
  *                   §3.3 input transformation: the text is wrapped as
  *                   <|start|> text <|extract|>, and the classifier reads the
  *                   hidden state at the extract token (encode_example).
+ *   gpt1 eval       pre-training's validation loss (and perplexity) of any
+ *                   llm.c-layout checkpoint on any token file.
  *
  * The paper's ablations (§5, Table 5) run by the same command, on the same
  * steps and seed, into the same log: fine-tuning a randomly initialised model
- * (no pre-training), and lambda = 0 (no auxiliary LM loss).
+ * (no pre-training), and lambda = 0 (no auxiliary LM loss). `pretrain --init
+ * M` continues pre-training from any checkpoint (shape from the file, fresh
+ * AdamW); `--resume` continues an interrupted run exactly.
  *
  * Left out: dropout (our toy model does not overfit the corpus in one pass),
  * the paper's 12-layer 768-wide model, and every task but classification.
  */
+#include "cli.h"
 #include "gpt.h"
 #include "head.h"
 #include "tokenizer.h"
 #include "util.h"
 
-#include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- options ---- */
 
+enum { CMD_PRETRAIN, CMD_FINETUNE, CMD_EVAL, NUM_COMMANDS };
+static const char *const COMMANDS[NUM_COMMANDS] = {"pretrain", "finetune", "eval"};
+
 typedef struct {
-    const char *data, *val, *tokenizer, *model, *out, *log, *train, *test;
+    const char *data, *val, *tokenizer, *model, *init, *out, *log, *train, *test;
     int layers, heads, channels, seq;      /* model shape (pretrain) */
     int steps, batch, warmup, eval_every, seed, threads, samples;
     float lr, min_lr_frac, weight_decay, clip, lambda;
-    int ablations;                         /* finetune: also run the two ablations */
-    int train_size;                        /* finetune: use only the first N labelled examples (0: all) */
-    int resume;                            /* pretrain: continue from --out and its .state */
+    int ablations, train_size;             /* finetune: the two ablations too; the first N examples (0: all) */
+    int resume, batches;                   /* pretrain: continue --out and its .state; eval: 0 = all */
 } Options;
 
-/* Defaults sized for the toy world on two cores (TOYWORLD-NOTES.md):
- * ~2M tokens of pretraining in about two minutes. */
-static Options pretrain_defaults(void) {
-    Options o = {0};
-    o.data = "out/pretrain.bin";
-    o.val = "out/val.bin";
-    o.tokenizer = "out/tokenizer.merges";
-    o.out = "out/gpt1.bin";
-    o.log = "plots/gpt1_pretrain.tsv";
-    o.layers = 4; o.heads = 4; o.channels = 128; o.seq = 128;
-    o.steps = 2000; o.batch = 8; o.warmup = 100; o.eval_every = 100;
-    o.lr = 3e-3f; o.min_lr_frac = 0.1f; o.weight_decay = 0.1f; o.clip = 1.0f;
-    o.seed = 1; o.samples = 4;
-    return o;
-}
-
-static Options finetune_defaults(void) {
-    Options o = {0};
-    o.tokenizer = "out/tokenizer.merges";
-    o.model = "out/gpt1.bin";
-    o.train = "data/classify_train.tsv";
-    o.test = "data/classify_test.tsv";
-    o.out = "out/gpt1_classifier.bin";
-    o.log = "plots/gpt1_finetune.tsv";
-    o.steps = 100; o.batch = 16; o.warmup = 10; o.eval_every = 5; o.train_size = 100;
-    o.lr = 3e-4f; o.min_lr_frac = 0.0f; o.weight_decay = 0.01f; o.clip = 1.0f;
-    o.lambda = 0.5f; o.seed = 1; o.ablations = 1;
-    return o;
-}
-
-/* The tiny preset the end-to-end test uses: same code paths, seconds. */
-static void apply_fast(Options *o, int pretrain) {
-    if (pretrain) {
-        o->layers = 2; o->heads = 2; o->channels = 32; o->seq = 128;  /* the longest reviews are ~70 tokens */
-        o->steps = 40; o->batch = 4; o->warmup = 5; o->eval_every = 10; o->samples = 1;
+/* Defaults sized for the toy world on two cores: ~2M tokens of pretraining
+ * in about two minutes (the README's table gives the time `make run` took).
+ * Outputs go under TRY_DIR: `make run` names the ladder's own files. */
+static Options defaults(int cmd) {
+    Options o = {.tokenizer = "out/tokenizer.merges", .model = "out/gpt1.bin", .init = "", .seed = 1, .clip = 1.0f};
+    if (cmd == CMD_PRETRAIN) {
+        o.data = "out/pretrain.bin"; o.val = "out/val.bin";
+        o.out = TRY_DIR "/gpt1.bin"; o.log = TRY_DIR "/gpt1_pretrain.tsv";
+        o.layers = 4; o.heads = 4; o.channels = 128; o.seq = 128; o.samples = 4;
+        o.steps = 2000; o.batch = 8; o.warmup = 100; o.eval_every = 100;
+        o.lr = 3e-3f; o.min_lr_frac = 0.1f; o.weight_decay = 0.1f;
+    } else if (cmd == CMD_FINETUNE) {
+        o.train = "data/classify_train.tsv"; o.test = "data/classify_test.tsv";
+        o.out = TRY_DIR "/gpt1_classifier.bin"; o.log = TRY_DIR "/gpt1_finetune.tsv";
+        o.steps = 100; o.batch = 16; o.warmup = 10; o.eval_every = 5; o.train_size = 100;
+        o.lr = 3e-4f; o.min_lr_frac = 0.0f; o.weight_decay = 0.01f; o.lambda = 0.5f; o.ablations = 1;
     } else {
-        o->steps = 30; o->batch = 8; o->warmup = 3; o->eval_every = 10;
+        o.data = "out/val.bin";
+        o.tokenizer = "";  /* a token file does not say which tokenizer made it */
+        o.batch = 8; o.batches = GPT_EVAL_BATCHES;
+    }
+    return o;
+}
+
+/* The flags pretrain and finetune share; a number's last field is its --fast value (cli.h). */
+#define TRAINING_FLAGS(o, steps_fast, batch_fast, warmup_fast, eval_help, eval_fast)                          \
+    FLAG_INT("steps", &(o)->steps, 1, 10000000, "optimisation steps", steps_fast),                           \
+    FLAG_INT("batch", &(o)->batch, 1, 4096, "sequences per step", batch_fast),                               \
+    FLAG_FLOAT("lr", &(o)->lr, 0, 1, "peak learning rate", NULL),                                             \
+    FLAG_INT("warmup", &(o)->warmup, 0, 10000000, "warm-up steps", warmup_fast),                             \
+    FLAG_FLOAT("min-lr-frac", &(o)->min_lr_frac, 0, 1, "final lr as a fraction of the peak, cosine decay", NULL), \
+    FLAG_FLOAT("weight-decay", &(o)->weight_decay, 0, 10, "AdamW decay on 2-D weights", NULL),                \
+    FLAG_FLOAT("clip", &(o)->clip, 0, 1e6, "gradient-norm clip", NULL),                                       \
+    FLAG_INT("eval-every", &(o)->eval_every, 1, 10000000, eval_help, eval_fast)
+
+/* Parses argv (after the sub-command) into o, or with argv NULL prints the
+ * command's --help. --fast is applied first, so explicit flags still win. */
+static void parse_flags(Options *o, int cmd, int argc, char **argv) {
+    const Flag pretrain[] = {
+        FLAG_IN("data", &o->data, "training tokens"),
+        FLAG_IN("val", &o->val, "validation tokens"),
+        FLAG_TOKENIZER(&o->tokenizer),
+        FLAG_IN("init", &o->init, "start from this checkpoint (any llm.c-layout file): its shape, fresh AdamW"),
+        FLAG_OUT("out", &o->out, "checkpoint to write, llm.c layout, saved at every evaluation"),
+        FLAG_LOG(&o->log),
+        FLAG_INT("layers", &o->layers, 1, 64, "transformer blocks L", "2"),
+        FLAG_INT("heads", &o->heads, 1, 256, "attention heads NH", "2"),
+        FLAG_INT("channels", &o->channels, 1, 4096, "width C", "32"),
+        FLAG_INT("seq", &o->seq, 2, 4096, "context length T", NULL),
+        TRAINING_FLAGS(o, "40", "4", "5", "validate and checkpoint every N steps", "10"),
+        FLAG_INT("samples", &o->samples, 0, 1000, "text samples printed at the end", "1"),
+        FLAG_ON("resume", &o->resume, "continue from --out and --out.state; the shape comes from the checkpoint"),
+        FLAG_END};
+    const Flag finetune[] = {
+        FLAG_MODEL(&o->model, "pre-trained checkpoint"),
+        FLAG_TOKENIZER(&o->tokenizer),
+        FLAG_IN("train", &o->train, "labelled training TSV: label<TAB>text"),
+        FLAG_IN("test", &o->test, "labelled test TSV"),
+        FLAG_OUT("out", &o->out, "fine-tuned checkpoint; its head goes beside it as .head"),
+        FLAG_LOG(&o->log),
+        TRAINING_FLAGS(o, "30", "8", "3", "test accuracy every N steps", "10"),
+        FLAG_FLOAT("lambda", &o->lambda, 0, 100, "weight of the auxiliary LM loss L1", NULL),
+        FLAG_INT("train-size", &o->train_size, 0, 100000000, "use only the first N labelled examples, 0 = all", NULL),
+        FLAG_OFF("no-ablations", &o->ablations, "run only the main fine-tuning run"),
+        FLAG_END};
+    const Flag eval[] = {
+        FLAG_MODEL(&o->model, "checkpoint to evaluate (any llm.c-layout file)"),
+        FLAG_IN("data", &o->data, "token file"),
+        FLAG_IN("tokenizer", &o->tokenizer, "merges the tokens were made with; checked against the model if given"),
+        FLAG_INT("batch", &o->batch, 1, 4096, "windows per batch (pretrain's --batch gives its exact val loss)", "4"),
+        FLAG_INT("batches", &o->batches, 0, 100000000, "batches from the start of the file, 0 = all", NULL),
+        FLAG_END};
+    const Cli clis[NUM_COMMANDS] = {
+        {"gpt1 pretrain", "train a GPT on a token file (GPT-1 section 3.1)", pretrain, &o->seed, &o->threads, NULL},
+        {"gpt1 finetune", "add a linear classifier, train with L3 = L2 + lambda L1 (3.2),\n"
+                          "                               then the two ablations (random init; lambda = 0)",
+         finetune, &o->seed, &o->threads, NULL},
+        {"gpt1 eval", "loss and perplexity of a checkpoint on a token file (rung 1's validation)", eval, NULL,
+         &o->threads, NULL}};
+    if (!argv) {
+        cli_help(&clis[cmd]);
+        return;
+    }
+    cli_parse(&clis[cmd], argc, argv);
+    if (cmd == CMD_PRETRAIN && o->channels % o->heads != 0) {
+        die("--channels %d is not divisible by --heads %d", o->channels, o->heads);
     }
 }
 
-/* ---- the token stream (pre-training data) ---- */
+/* ---- pre-training: the run's state and its log ---- */
 
 /* Entropy of the corpus's unigram distribution, in nats per token: the loss
  * of the best model that ignores context. Pre-training must go far below it. */
@@ -107,12 +164,112 @@ static double unigram_entropy(const int *tokens, size_t n, int V) {
     return h;
 }
 
-/* ---- pre-training ---- */
+typedef struct {
+    Tokenizer tok;
+    int *tokens, *val;       /* the corpus U and the validation stream */
+    size_t n, nval;
+    double h_unigram;        /* the corpus's unigram entropy: the loss to beat */
+    GPT m;
+    Rng rng;                 /* draws the batches, then the samples */
+    float ema;               /* the smoothed training loss, as logged */
+    int first_step;          /* 0, or the step --resume continues from */
+    char *state_path;        /* --out.state: AdamW's moments and rng, for --resume */
+    int *inputs, *targets;   /* (B, T) one batch, in one allocation */
+    AtomicFile log;
+} Pretrain;
+#define EMA_DECAY 0.95f  /* smoothing of the logged training loss */
 
-/* Stops the run if a number went bad, naming the step; the checkpoint saved
- * at the last evaluation is left as it was. */
-static void check_finite(const char *what, float x, int step, const char *ckpt) {
-    if (!isfinite(x)) die("step %d: %s is %g; stopping (the last good checkpoint, %s, is kept)", step, what, (double)x, ckpt);
+/* Loads the tokenizer, the token files and the model to train: a new one,
+ * --init's checkpoint (its shape, a fresh optimiser) or, with --resume, --out
+ * and its state as saved (the run goes on as if it had never stopped).
+ * Returns 0, having said so, when a resumed run has no step left to take. */
+static int pretrain_open(Pretrain *p, const Options *o) {
+    memset(p, 0, sizeof *p);
+    if (o->resume && *o->init) die("--resume continues --out; it cannot also start from --init %s", o->init);
+    tokenizer_load(&p->tok, o->tokenizer);
+    p->tokens = tokens_load(o->data, &p->n, p->tok.vocab_size);  /* every token must be below V */
+    p->val = tokens_load(o->val, &p->nval, p->tok.vocab_size);
+    if (p->n > 0x7fffffff) die("%s has %zu tokens; this loader takes at most 2^31", o->data, p->n);
+    p->state_path = malloc_or_die(strlen(o->out) + 7, "a file name");
+    sprintf(p->state_path, "%s.state", o->out);
+    const char *from = o->resume ? o->out : o->init;
+    if (*from) {
+        gpt_load(&p->m, from);
+        gpt_check_tokenizer(&p->m, from, &p->tok, o->tokenizer);
+    } else {
+        gpt_build(&p->m, gpt_config(o->seq, p->tok.vocab_size, o->layers, o->heads, o->channels), (uint64_t)o->seed);
+    }
+    p->m.tokenizer_id = tokenizer_id(&p->tok);  /* every checkpoint it writes names its tokenizer */
+    if (o->resume) p->rng.state = gpt_load_state(&p->m, p->state_path, &p->ema);
+    else rng_seed(&p->rng, (uint64_t)o->seed + 1000);
+    p->first_step = p->m.step;  /* 0 but after --resume: gpt_load starts a fresh optimiser */
+    int T = p->m.config.maxT;
+    if (p->n <= (size_t)T + 1) die("%s has %zu tokens: too few for one sequence of %d", o->data, p->n, T + 1);
+    if (p->nval <= (size_t)T + 1) die("%s has %zu tokens: too few for one validation sequence of %d", o->val, p->nval, T + 1);
+    if (p->first_step >= o->steps) {
+        printf("%s is already at step %d of %d: nothing left to train\n", o->out, p->first_step, o->steps);
+        return 0;
+    }
+    if (o->resume) printf("resuming %s at step %d\n", o->out, p->first_step);
+    if (*o->init) printf("continuing pre-training of %s: its shape, fresh AdamW moments\n", o->init);
+    p->inputs = malloc_or_die(sizeof(int) * 2 * (size_t)o->batch * T, "inputs and targets");
+    p->targets = p->inputs + (size_t)o->batch * T;
+    return 1;
+}
+
+static void pretrain_free(Pretrain *p) {
+    free(p->inputs);  /* and the targets after them */
+    free(p->tokens);
+    free(p->val);
+    free(p->state_path);
+    gpt_free(&p->m);
+    tokenizer_free(&p->tok);
+}
+
+/* Opens the log as PATH.tmp, renamed over PATH when the run succeeds. A
+ * resumed run continues the log of the run it resumes (its PATH.tmp, or PATH
+ * if that run had finished) up to the step it resumes from: rows after the
+ * last checkpoint were never saved in the model, so they go. */
+static void pretrain_open_log(AtomicFile *log, const char *path, int keep_until_step) {
+    size_t len = strlen(path) + 5;
+    char *tmp = malloc_or_die(len, "a file name");
+    snprintf(tmp, len, "%s.tmp", path);
+    const char *from = keep_until_step == 0 ? NULL : access(tmp, F_OK) == 0 ? tmp : access(path, F_OK) == 0 ? path : NULL;
+    char *old = from ? read_file_or_die(from, NULL) : NULL;
+    AtomicFile kept;  /* PATH.tmp itself is replaced atomically: a kill here loses no row */
+    atomic_open(&kept, tmp);
+    fputs("step\ttrain_loss\ttrain_loss_ema\tval_loss\tlr\ttokens_per_s\tunigram_entropy\n", kept.f);
+    for (char *line = old ? strchr(old, '\n') : NULL; line && *++line;) {  /* the rows after the header */
+        char *end = strchr(line, '\n');
+        if (!end) break;  /* a half-written last line */
+        if (atoi(line) <= keep_until_step) fwrite_or_die(line, 1, (size_t)(end - line + 1), kept.f, kept.tmp);
+        line = end;
+    }
+    atomic_commit(&kept);
+    free(old);
+    free(tmp);
+    log_open(log, path, 1);
+}
+
+/* What one step reports: stdout's progress line and the log's row. */
+typedef struct {
+    int step;                            /* 0-based */
+    float loss, val, lr, norm;           /* val: NAN when the step did not validate */
+    double tokens_per_s;
+} StepReport;
+
+static void log_step(Pretrain *p, const Options *o, const StepReport *r, double t_start) {
+    double elapsed = now_seconds() - t_start;
+    double left = elapsed / (r->step + 1 - p->first_step) * (o->steps - r->step - 1);
+    char val_text[16] = "  -   ";
+    if (!isnan(r->val)) snprintf(val_text, sizeof val_text, "%.4f", r->val);
+    printf("step %4d/%d | loss %.4f (ema %.4f) | val %s | lr %.2e | norm %.2f | %6.0f tok/s | %.0f s left\n",
+           r->step + 1, o->steps, r->loss, p->ema, val_text, r->lr, r->norm, r->tokens_per_s, left);
+    FILE *f = p->log.f;
+    fprintf(f, "%d\t%.5f\t%.5f\t", r->step + 1, r->loss, p->ema);
+    if (!isnan(r->val)) fprintf(f, "%.5f", r->val); else fputc('-', f);
+    fprintf(f, "\t%.6g\t%.0f\t%.5f\n", r->lr, r->tokens_per_s, p->h_unigram);
+    log_flush(&p->log);
 }
 
 static void print_sample(GPT *m, Tokenizer *tok, int max_new, float temperature, Rng *rng) {
@@ -130,141 +287,116 @@ static void print_sample(GPT *m, Tokenizer *tok, int max_new, float temperature,
     free(out);
 }
 
-#define EMA_DECAY 0.95f  /* smoothing of the logged training loss */
+static void print_pretrain_results(Pretrain *p, const Options *o, float val_loss, double t_start) {
+    printf("pretrain done in %.1f s\n", now_seconds() - t_start);
+    printf("summary gpt1 pretrain: val loss %.3f nats/token vs unigram entropy %.3f\n", val_loss, p->h_unigram);
+    printf("checkpoint: %s (llm.c layout)\n", o->out);
+    printf("samples (temperature 0.8), each starting from <|endoftext|>:\n");
+    for (int s = 0; s < o->samples; s++) print_sample(&p->m, &p->tok, 48, 0.8f, &p->rng);
+}
 
-/* Opens the pre-training log. A fresh run starts it with its header; a
- * resumed run keeps the header and the rows up to the step it resumes from
- * (rows after the last checkpoint were never saved in the model, so they go)
- * and appends from there. */
-static FILE *open_log(const char *path, int keep_until_step) {
-    static const char *header = "step\ttrain_loss\ttrain_loss_ema\tval_loss\tlr\ttokens_per_s\tunigram_entropy\n";
-    if (keep_until_step == 0) {
-        FILE *f = fopen_or_die(path, "w");
-        fputs(header, f);
-        return f;
-    }
-    FILE *probe = fopen(path, "r");
-    if (!probe) return open_log(path, 0);  /* no log to continue: start one */
-    fclose(probe);
-    size_t len;
-    char *old = read_file_or_die(path, &len);
-    AtomicFile af;
-    atomic_open(&af, path);
-    fputs(header, af.f);
-    char *line = strchr(old, '\n');  /* skip the old header */
-    while (line && *++line) {
-        char *end = strchr(line, '\n');
-        if (!end) break;  /* a half-written last line */
-        if (atoi(line) <= keep_until_step) fwrite_or_die(line, 1, (size_t)(end - line + 1), af.f, af.tmp);
-        line = end;
-    }
-    atomic_commit(&af);
-    free(old);
-    return fopen_or_die(path, "a");
+/* ---- pre-training: the method ---- */
+
+/* Stops the run on a NaN, naming the step and (unlike die_if_not_finite) the checkpoint kept. */
+static void check_finite(const char *what, float x, int step, const char *ckpt) {
+    if (!isfinite(x)) die("step %d: %s is %g; stopping (the last good checkpoint, %s, is kept)", step, what, (double)x, ckpt);
+}
+
+/* L1 on one batch: forward, the next-token cross-entropy, backward. Leaves
+ * the gradient in m->grads and returns the loss; the update is the caller's. */
+static float lm_step(GPT *m, const int *inputs, const int *targets, int B, int T) {
+    gpt_forward(m, inputs, B, T);
+    float loss = gpt_lm_loss(m, targets, NULL);
+    gpt_zero_grad(m);
+    gpt_lm_loss_backward(m, targets, NULL, 1.0f);
+    gpt_backward(m, m->dlogits, NULL);
+    return loss;
+}
+
+/* The validation loss, on the same windows of the validation file every time. */
+static float validate(Pretrain *p, const Options *o, int step) {
+    float val = gpt_eval_loss(&p->m, p->val, p->nval, o->batch, p->m.config.maxT, GPT_EVAL_BATCHES, p->inputs, p->targets);
+    check_finite("the validation loss", val, step, o->out);
+    return val;
+}
+
+/* The checkpoint and its optimiser state, each replaced atomically, after the
+ * step's log row: the last good checkpoint is always on disk, and the log a
+ * resumed run continues holds every step that checkpoint has taken. */
+static void save_checkpoint(Pretrain *p, const Options *o) {
+    gpt_save(&p->m, o->out);
+    gpt_save_state(&p->m, p->state_path, p->rng.state, p->ema);
 }
 
 static void pretrain(const Options *o) {
-    require_folder_of(o->out);  /* before anything is written, the log included */
-    require_folder_of(o->log);
-    Tokenizer tok;
-    tokenizer_load(&tok, o->tokenizer);
-    int V = tok.vocab_size;
-    size_t n, nval;
-    int *tokens = tokens_load(o->data, &n, V);
-    int *val = tokens_load(o->val, &nval, V);
-    if (n <= (size_t)o->seq + 1) die("%s has %zu tokens: too few for one sequence of %d", o->data, n, o->seq + 1);
-    if (nval <= (size_t)o->seq + 1) die("%s has %zu tokens: too few for one validation sequence of %d", o->val, nval, o->seq + 1);
-    if (n > 0x7fffffff) die("%s has %zu tokens; this loader takes at most 2^31", o->data, n);
-
-    GPT m;
-    Rng rng;
-    float ema = 0.0f, val_loss = NAN;
-    int first_step = 0;
-    char *state_path = malloc_or_die(strlen(o->out) + 7, "a file name");
-    sprintf(state_path, "%s.state", o->out);
-    if (o->resume) {
-        /* the checkpoint, AdamW's moments and the sampler's RNG state: the
-         * run continues exactly as if it had never stopped */
-        gpt_load(&m, o->out);
-        if (m.config.V != V) die("%s has V=%d but the tokenizer has V=%d", o->out, m.config.V, V);
-        rng.state = gpt_load_state(&m, state_path, &ema);
-        first_step = m.step;
-        if (first_step >= o->steps) {
-            printf("%s is already at step %d of %d: nothing left to train\n", o->out, first_step, o->steps);
-            free(state_path);
-            free(tokens);
-            free(val);
-            gpt_free(&m);
-            tokenizer_free(&tok);
-            return;
-        }
-        printf("resuming %s at step %d\n", o->out, first_step);
-    } else {
-        gpt_build(&m, gpt_config(o->seq, V, o->layers, o->heads, o->channels), (uint64_t)o->seed);
-        rng_seed(&rng, (uint64_t)o->seed + 1000);
+    Pretrain p;
+    if (!pretrain_open(&p, o)) {
+        pretrain_free(&p);
+        return;
     }
-    const GPTConfig *cfg = &m.config;
-    double h_unigram = unigram_entropy(tokens, n, V);
-    printf("pretrain: %zu training tokens, %zu validation tokens, V=%d\n", n, nval, V);
-    printf("model: L=%d C=%d NH=%d T=%d, %zu parameters\n", cfg->L, cfg->C, cfg->NH, cfg->maxT, m.num_parameters);
-    printf("unigram entropy of the corpus: %.3f nats/token (the loss to beat)\n", h_unigram);
-
-    FILE *log = open_log(o->log, first_step);
-    int B = o->batch, T = cfg->maxT;
-    int *inputs = malloc_or_die(sizeof(int) * (size_t)B * T, "inputs");
-    int *targets = malloc_or_die(sizeof(int) * (size_t)B * T, "targets");
+    GPT *m = &p.m;
+    int V = p.tok.vocab_size, B = o->batch, T = m->config.maxT;
+    p.h_unigram = unigram_entropy(p.tokens, p.n, V);
+    printf("pretrain: %zu training tokens, %zu validation tokens, V=%d\n", p.n, p.nval, V);
+    printf("model: L=%d C=%d NH=%d T=%d, %zu parameters\n", m->config.L, m->config.C, m->config.NH, T, m->num_parameters);
+    printf("unigram entropy of the corpus: %.3f nats/token (the loss to beat)\n", p.h_unigram);
+    pretrain_open_log(&p.log, o->log, p.first_step);
     AdamWConfig adam = {0.9f, 0.95f, 1e-8f, o->weight_decay};
+    float val_loss = NAN;
     double t_start = now_seconds();
-    for (int step = first_step; step < o->steps; step++) {
+    for (int step = p.first_step; step < o->steps; step++) {
         double t0 = now_seconds();
-        /* L1: next-token cross-entropy on a random batch of the corpus */
-        gpt_random_windows(tokens, n, B, T, inputs, targets, &rng);
-        gpt_forward(&m, inputs, B, T);
-        float loss = gpt_lm_loss(&m, targets, NULL);
+        /* maximise L1(U): B random windows of the corpus, one AdamW step */
+        gpt_random_windows(p.tokens, p.n, B, T, p.inputs, p.targets, &p.rng);
+        float loss = lm_step(m, p.inputs, p.targets, B, T);
         check_finite("the training loss", loss, step, o->out);
-        gpt_zero_grad(&m);
-        gpt_lm_loss_backward(&m, targets, NULL, 1.0f);
-        gpt_backward(&m, m.dlogits, NULL);
-        float norm = gpt_clip_grad(&m, o->clip);
+        float norm = gpt_clip_grad(m, o->clip);
         check_finite("the gradient norm", norm, step, o->out);
         float lr = lr_cosine(step, o->steps, o->warmup, o->lr, o->lr * o->min_lr_frac);
-        gpt_update(&m, lr, &adam);
+        gpt_update(m, lr, &adam);
         double dt = now_seconds() - t0;
-        ema = step == 0 ? loss : EMA_DECAY * ema + (1.0f - EMA_DECAY) * loss;
-
-        int last = step == o->steps - 1;
-        int evaluated = (step % o->eval_every == 0) || last;
-        if (evaluated) {
-            val_loss = gpt_eval_loss(&m, val, nval, B, T, GPT_EVAL_BATCHES, inputs, targets);
-            check_finite("the validation loss", val_loss, step, o->out);
-            gpt_save(&m, o->out);  /* the last good checkpoint, replaced atomically */
-            gpt_save_state(&m, state_path, rng.state, ema);
-        }
-        double elapsed = now_seconds() - t_start;
-        double left = elapsed / (step + 1 - first_step) * (o->steps - step - 1);
-        char val_text[16] = "  -   ";
-        if (evaluated) snprintf(val_text, sizeof val_text, "%.4f", val_loss);
-        printf("step %4d/%d | loss %.4f (ema %.4f) | val %s | lr %.2e | norm %.2f | %6.0f tok/s | %.0f s left\n",
-               step + 1, o->steps, loss, ema, val_text, lr, norm, B * T / dt, left);
-        fprintf(log, "%d\t%.5f\t%.5f\t", step + 1, loss, ema);
-        if (evaluated) fprintf(log, "%.5f", val_loss); else fputc('-', log);
-        fprintf(log, "\t%.6g\t%.0f\t%.5f\n", lr, B * T / dt, h_unigram);
-        fflush(log);
+        p.ema = step == 0 ? loss : EMA_DECAY * p.ema + (1.0f - EMA_DECAY) * loss;
+        int evaluated = step % o->eval_every == 0 || step == o->steps - 1;
+        if (evaluated) val_loss = validate(&p, o, step);
+        StepReport r = {step, loss, evaluated ? val_loss : NAN, lr, norm, B * T / dt};
+        log_step(&p, o, &r, t_start);
+        if (evaluated) save_checkpoint(&p, o);
     }
-    fclose(log);
-    printf("pretrain done in %.1f s\n", now_seconds() - t_start);
-    printf("summary gpt1 pretrain: val loss %.3f nats/token vs unigram entropy %.3f\n", val_loss, h_unigram);
-    printf("checkpoint: %s (llm.c layout)\n", o->out);
-    printf("samples (temperature 0.8), each starting from <|endoftext|>:\n");
-    for (int s = 0; s < o->samples; s++) print_sample(&m, &tok, 48, 0.8f, &rng);
+    log_commit(&p.log);
+    print_pretrain_results(&p, o, val_loss, t_start);
+    pretrain_free(&p);
+}
 
+/* ---- eval: rung 1's validation loss, for any checkpoint and token file ---- */
+
+static void eval(const Options *o) {
+    GPT m;
+    gpt_load(&m, o->model);
+    if (*o->tokenizer) {
+        Tokenizer tok;
+        tokenizer_load(&tok, o->tokenizer);
+        gpt_check_tokenizer(&m, o->model, &tok, o->tokenizer);
+        tokenizer_free(&tok);
+    }
+    size_t n;
+    int *tokens = tokens_load(o->data, &n, m.config.V);  /* a token the model cannot read: one line */
+    int B = o->batch, T = m.config.maxT;
+    size_t full = n > 0 ? (n - 1) / (size_t)T / (size_t)B : 0;  /* batches of B windows of T + 1 tokens */
+    if (full == 0) die("%s has %zu tokens: too few for one batch of %d windows of %d + 1 (try a smaller --batch)",
+                       o->data, n, B, T);
+    int nb = o->batches > 0 && (size_t)o->batches < full ? o->batches : full > INT_MAX ? INT_MAX : (int)full;
+    int *inputs = malloc_or_die(sizeof(int) * 2 * (size_t)B * T, "inputs and targets");
+    int *targets = inputs + (size_t)B * T;
+    printf("eval: %s (L=%d C=%d NH=%d T=%d, %zu parameters) on %s (%zu tokens)\n", o->model, m.config.L,
+           m.config.C, m.config.NH, T, m.num_parameters, o->data, n);
+    float loss = gpt_eval_loss(&m, tokens, n, B, T, nb, inputs, targets);
+    printf("%d batch%s of %d x %d tokens from the start of the file (as pretrain validates)\n", nb, nb == 1 ? "" : "es", B, T);
+    printf("unigram entropy of the file: %.3f nats/token (the loss of a model that ignores context)\n",
+           unigram_entropy(tokens, n, m.config.V));
+    printf("summary gpt1 eval: loss %.5f nats/token, perplexity %.3f\n", loss, exp(loss));
     free(inputs);
-    free(targets);
     free(tokens);
-    free(val);
-    free(state_path);
     gpt_free(&m);
-    tokenizer_free(&tok);
 }
 
 /* ---- fine-tuning data: <|start|> text <|extract|> ---- */
@@ -437,62 +569,60 @@ static float accuracy(GPT *m, const LinearHead *h, const Dataset *d, Batch *bt, 
     return (float)correct / (float)d->n;
 }
 
+
 /* One fine-tuning run (the main one or an ablation), logged under `name`.
  * Returns the final test accuracy; leaves the trained model in m and h. */
 static float finetune_run(const char *name, GPT *m, LinearHead *h, const Dataset *train,
-                          const Dataset *test, float lambda, int pad, const Options *o, FILE *log) {
+                          const Dataset *test, float lambda, int pad, const Options *o, AtomicFile *log) {
     int B = o->batch, K = h->K;
     Batch bt;  /* shared by training batches (B) and evaluation batches (EVAL_BATCH) */
     alloc_batch(&bt, B > EVAL_BATCH ? B : EVAL_BATCH, m->config.maxT);
     int *idx = malloc_or_die(sizeof(int) * (size_t)B, "indices");
-    float *logits = malloc_or_die(sizeof(float) * (size_t)B * K, "logits");
-    float *probs = malloc_or_die(sizeof(float) * (size_t)B * K, "probs");
-    float *losses = malloc_or_die(sizeof(float) * (size_t)B, "losses");
+    float *logits = malloc_or_die(sizeof(float) * (size_t)B * (2 * K + 1), "class logits, probs, losses");
+    float *probs = logits + (size_t)B * K, *losses = probs + (size_t)B * K;  /* (B, K), (B, K), (B) */
     Rng rng;
     rng_seed(&rng, (uint64_t)o->seed + 2000);  /* the same batches for every run */
     AdamWConfig adam = {0.9f, 0.999f, 1e-8f, o->weight_decay};
     float acc = accuracy(m, h, test, &bt, EVAL_BATCH, pad);
     printf("[%s] lambda=%.2f  step 0: test accuracy %.3f\n", name, lambda, acc);
-    fprintf(log, "%s\t0\t-\t-\t-\t-\t%.4f\n", name, acc);
+    fprintf(log->f, "%s\t0\t-\t-\t-\t-\t%.4f\n", name, acc);
+    log_flush(log);
     for (int step = 1; step <= o->steps; step++) {
         for (int b = 0; b < B; b++) idx[b] = rng_below(&rng, train->n);
         make_batch(&bt, train, idx, B, pad);
         StepResult r = finetune_step(m, h, &bt, lambda, logits, probs, losses);
-        check_finite("the fine-tuning loss", r.l3, step, o->out);
+        die_if_not_finite("the fine-tuning loss", r.l3, step);
         float norm = head_clip_together(h, m->grads_memory, m->num_parameters, o->clip);
-        check_finite("the gradient norm", norm, step, o->out);
+        die_if_not_finite("the gradient norm", norm, step);
         float lr = lr_cosine(step - 1, o->steps, o->warmup, o->lr, o->lr * o->min_lr_frac);
         gpt_update(m, lr, &adam);
         head_update(h, lr, &adam);
         int evaluated = step % o->eval_every == 0 || step == o->steps;
-        if (evaluated) acc = accuracy(m, h, test, &bt, EVAL_BATCH, pad);
         if (evaluated) {
+            acc = accuracy(m, h, test, &bt, EVAL_BATCH, pad);
             printf("[%s] step %3d/%d | L3 %.4f = L2 %.4f + %.2f x L1 %.4f | batch acc %.2f | test acc %.3f\n",
                    name, step, o->steps, r.l3, r.l2, lambda, r.l1, (float)r.correct / B, acc);
         }
-        fprintf(log, "%s\t%d\t%.5f\t%.5f\t%.5f\t%.4f\t", name, step, r.l3, r.l2, r.l1, (float)r.correct / B);
-        if (evaluated) fprintf(log, "%.4f\n", acc); else fputs("-\n", log);
-        fflush(log);
+        fprintf(log->f, "%s\t%d\t%.5f\t%.5f\t%.5f\t%.4f\t", name, step, r.l3, r.l2, r.l1, (float)r.correct / B);
+        if (evaluated) fprintf(log->f, "%.4f\n", acc); else fputs("-\n", log->f);
+        log_flush(log);
     }
     free(idx);
     free(logits);
-    free(probs);
-    free(losses);
     free_batch(&bt);
     return acc;
 }
 
+/* The main run, then the two ablations on the same steps and batches. The
+ * lambda = 0 run reads --model again: the flag table has made sure that
+ * --out is another file, so it starts from the pre-trained model, never
+ * from the one the main run just wrote. */
 static void finetune(const Options *o) {
-    require_folder_of(o->out);
-    require_folder_of(o->log);
     Tokenizer tok;
     tokenizer_load(&tok, o->tokenizer);
     GPT m;
     gpt_load(&m, o->model);
-    if (m.config.V != tok.vocab_size) {
-        die("%s has a vocabulary of %d tokens, but the tokenizer %s has %d: they do not belong together",
-            o->model, m.config.V, o->tokenizer, tok.vocab_size);
-    }
+    gpt_check_tokenizer(&m, o->model, &tok, o->tokenizer);
     Dataset train = load_dataset(&tok, o->train, m.config.maxT);
     if (o->train_size > 0 && o->train_size < train.n) {
         /* GPT-1's setting: plenty of unlabelled text, few labels */
@@ -503,13 +633,14 @@ static void finetune(const Options *o) {
     int pad = tokenizer_special_id(&tok, TOK_EOT);  /* any token would do: padding is never read */
     int K = train.num_classes > test.num_classes ? train.num_classes : test.num_classes;
     printf("finetune: %d training and %d test examples, %d classes, from %s\n", train.n, test.n, K, o->model);
-    FILE *log = fopen_or_die(o->log, "w");
-    fprintf(log, "run\tstep\tl3\tl2_classifier\tl1_lm\tbatch_acc\ttest_acc\n");
+    AtomicFile log;
+    log_open(&log, o->log, 0);
+    fprintf(log.f, "run\tstep\tl3\tl2_classifier\tl1_lm\tbatch_acc\ttest_acc\n");
 
     /* the main run: pre-trained trunk, lambda as given */
     LinearHead h;
     head_build(&h, K, m.config.C, 0.02f, (uint64_t)o->seed);
-    float acc_main = finetune_run("pretrained", &m, &h, &train, &test, o->lambda, pad, o, log);
+    float acc_main = finetune_run("pretrained", &m, &h, &train, &test, o->lambda, pad, o, &log);
     gpt_save(&m, o->out);
     char *hpath = head_path_for(o->out);
     head_save(&h, hpath);
@@ -522,14 +653,14 @@ static void finetune(const Options *o) {
         /* ablation 1: no auxiliary LM loss */
         gpt_load(&m, o->model);
         head_build(&h, K, m.config.C, 0.02f, (uint64_t)o->seed);
-        float acc_nolm = finetune_run("pretrained_lambda0", &m, &h, &train, &test, 0.0f, pad, o, log);
+        float acc_nolm = finetune_run("pretrained_lambda0", &m, &h, &train, &test, 0.0f, pad, o, &log);
         GPTConfig cfg = m.config;
         head_free(&h);
         gpt_free(&m);
         /* ablation 2: no pre-training (same architecture, random init) */
         gpt_build(&m, cfg, (uint64_t)o->seed);
         head_build(&h, K, cfg.C, 0.02f, (uint64_t)o->seed);
-        float acc_rand = finetune_run("random_init", &m, &h, &train, &test, o->lambda, pad, o, log);
+        float acc_rand = finetune_run("random_init", &m, &h, &train, &test, o->lambda, pad, o, &log);
         head_free(&h);
         gpt_free(&m);
         printf("summary gpt1 finetune: test accuracy after %d steps: pretrained %.3f | lambda=0 %.3f | "
@@ -538,7 +669,7 @@ static void finetune(const Options *o) {
         printf("summary gpt1 finetune: test accuracy after %d steps: pretrained %.3f (chance %.3f)\n",
                o->steps, acc_main, 1.0 / K);
     }
-    fclose(log);
+    log_commit(&log);
     free_dataset(&train);
     free_dataset(&test);
     tokenizer_free(&tok);
@@ -546,140 +677,24 @@ static void finetune(const Options *o) {
 
 /* ---- main ---- */
 
-static void usage(void) {
-    Options p = pretrain_defaults(), f = finetune_defaults();
-    printf("usage: gpt1 pretrain [flags]   train a GPT on the toy corpus (GPT-1 section 3.1)\n"
-           "       gpt1 finetune [flags]   add a linear classifier, train with L3 = L2 + lambda L1 (3.2),\n"
-           "                               then the two ablations (random init; lambda = 0)\n"
-           "pretrain flags (default):\n"
-           "  --data PATH        training tokens (%s)\n"
-           "  --val PATH         validation tokens (%s)\n"
-           "  --tokenizer PATH   tokenizer merges (%s)\n"
-           "  --out PATH         checkpoint to write, llm.c layout (%s)\n"
-           "  --log PATH         TSV log, one row per step (%s)\n"
-           "  --layers N         transformer blocks L (%d)\n"
-           "  --heads N          attention heads NH (%d)\n"
-           "  --channels N       width C (%d)\n"
-           "  --seq N            context length T (%d)\n"
-           "  --steps N          optimisation steps (%d)\n"
-           "  --batch N          sequences per step (%d)\n"
-           "  --lr X             peak learning rate (%g)\n"
-           "  --warmup N         warm-up steps (%d)\n"
-           "  --min-lr-frac X    final lr as a fraction of the peak, cosine decay (%g)\n"
-           "  --weight-decay X   AdamW decay on 2-D weights (%g)\n"
-           "  --clip X           gradient-norm clip (%g)\n"
-           "  --eval-every N     validate and checkpoint every N steps (%d)\n"
-           "  --samples N        text samples printed at the end (%d)\n"
-           "  --resume           continue from --out and --out.state (saved at every evaluation);\n"
-           "                     the shape flags are then read from the checkpoint\n"
-           "finetune flags (default):\n"
-           "  --model PATH       pre-trained checkpoint (%s)\n"
-           "  --train PATH       labelled training TSV: label<TAB>text (%s)\n"
-           "  --test PATH        labelled test TSV (%s)\n"
-           "  --out PATH         fine-tuned checkpoint; its head goes beside it as .head (%s)\n"
-           "  --log PATH         TSV log of all runs (%s)\n"
-           "  --steps N (%d)  --batch N (%d)  --lr X (%g)  --warmup N (%d)  --eval-every N (%d)\n"
-           "  --weight-decay X (%g)  --clip X (%g)\n"
-           "  --lambda X         weight of the auxiliary LM loss L1 (%g)\n"
-           "  --train-size N     use only the first N labelled examples, 0 = all (%d)\n"
-           "  --no-ablations     run only the main fine-tuning run\n"
-           "common flags:\n"
-           "  --seed N           random seed (%d)\n"
-           "  --threads N        OpenMP threads, 0 = all cores (0)\n"
-           "  --fast             tiny settings for tests (seconds, not minutes)\n"
-           "  --help             this text\n",
-           p.data, p.val, p.tokenizer, p.out, p.log, p.layers, p.heads, p.channels, p.seq, p.steps,
-           p.batch, (double)p.lr, p.warmup, (double)p.min_lr_frac, (double)p.weight_decay,
-           (double)p.clip, p.eval_every, p.samples, f.model, f.train, f.test, f.out, f.log, f.steps,
-           f.batch, (double)f.lr, f.warmup, f.eval_every, (double)f.weight_decay, (double)f.clip,
-           (double)f.lambda, f.train_size, p.seed);
-}
-
-enum {
-    OPT_DATA = 256, OPT_VAL, OPT_TOKENIZER, OPT_MODEL, OPT_OUT, OPT_LOG, OPT_TRAIN, OPT_TEST,
-    OPT_LAYERS, OPT_HEADS, OPT_CHANNELS, OPT_SEQ, OPT_STEPS, OPT_BATCH, OPT_LR, OPT_WARMUP,
-    OPT_MINLR, OPT_WD, OPT_CLIP, OPT_EVAL, OPT_SAMPLES, OPT_LAMBDA, OPT_NOABL, OPT_SEED,
-    OPT_THREADS, OPT_FAST, OPT_HELP, OPT_TRAINSIZE, OPT_RESUME
-};
-
-/* Parses argv (after the sub-command) into o; --fast is applied first so that
- * explicit flags still win over it. */
-static void parse_flags(Options *o, int pretrain_mode, int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"data", 1, 0, OPT_DATA}, {"val", 1, 0, OPT_VAL}, {"tokenizer", 1, 0, OPT_TOKENIZER},
-        {"model", 1, 0, OPT_MODEL}, {"out", 1, 0, OPT_OUT}, {"log", 1, 0, OPT_LOG},
-        {"train", 1, 0, OPT_TRAIN}, {"test", 1, 0, OPT_TEST}, {"layers", 1, 0, OPT_LAYERS},
-        {"heads", 1, 0, OPT_HEADS}, {"channels", 1, 0, OPT_CHANNELS}, {"seq", 1, 0, OPT_SEQ},
-        {"steps", 1, 0, OPT_STEPS}, {"batch", 1, 0, OPT_BATCH}, {"lr", 1, 0, OPT_LR},
-        {"warmup", 1, 0, OPT_WARMUP}, {"min-lr-frac", 1, 0, OPT_MINLR},
-        {"weight-decay", 1, 0, OPT_WD}, {"clip", 1, 0, OPT_CLIP}, {"eval-every", 1, 0, OPT_EVAL},
-        {"samples", 1, 0, OPT_SAMPLES}, {"lambda", 1, 0, OPT_LAMBDA},
-        {"no-ablations", 0, 0, OPT_NOABL}, {"train-size", 1, 0, OPT_TRAINSIZE},
-        {"resume", 0, 0, OPT_RESUME}, {"seed", 1, 0, OPT_SEED},
-        {"threads", 1, 0, OPT_THREADS}, {"fast", 0, 0, OPT_FAST}, {"help", 0, 0, OPT_HELP},
-        {0, 0, 0, 0}};
-    for (int i = 1; i < argc; i++) if (strcmp(argv[i], "--fast") == 0) apply_fast(o, pretrain_mode);
-    const char *mode = pretrain_mode ? "pretrain" : "finetune";
-    int opt;
-    opterr = 0;
-    /* the leading ':' makes getopt return ':' for a flag missing its value */
-    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        const char *a = optarg;
-        switch (opt) {
-        case OPT_DATA: o->data = a; break;
-        case OPT_VAL: o->val = a; break;
-        case OPT_TOKENIZER: o->tokenizer = a; break;
-        case OPT_MODEL: o->model = a; break;
-        case OPT_OUT: o->out = a; break;
-        case OPT_LOG: o->log = a; break;
-        case OPT_TRAIN: o->train = a; break;
-        case OPT_TEST: o->test = a; break;
-        case OPT_LAYERS: o->layers = (int)parse_long_flag("layers", a, 1, 64); break;
-        case OPT_HEADS: o->heads = (int)parse_long_flag("heads", a, 1, 256); break;
-        case OPT_CHANNELS: o->channels = (int)parse_long_flag("channels", a, 1, 4096); break;
-        case OPT_SEQ: o->seq = (int)parse_long_flag("seq", a, 2, 4096); break;
-        case OPT_STEPS: o->steps = (int)parse_long_flag("steps", a, 1, 10000000); break;
-        case OPT_BATCH: o->batch = (int)parse_long_flag("batch", a, 1, 4096); break;
-        case OPT_LR: o->lr = parse_float_flag("lr", a, 0.0f, 1.0f); break;
-        case OPT_WARMUP: o->warmup = (int)parse_long_flag("warmup", a, 0, 10000000); break;
-        case OPT_MINLR: o->min_lr_frac = parse_float_flag("min-lr-frac", a, 0.0f, 1.0f); break;
-        case OPT_WD: o->weight_decay = parse_float_flag("weight-decay", a, 0.0f, 10.0f); break;
-        case OPT_CLIP: o->clip = parse_float_flag("clip", a, 0.0f, 1e6f); break;
-        case OPT_EVAL: o->eval_every = (int)parse_long_flag("eval-every", a, 1, 10000000); break;
-        case OPT_SAMPLES: o->samples = (int)parse_long_flag("samples", a, 0, 1000); break;
-        case OPT_LAMBDA: o->lambda = parse_float_flag("lambda", a, 0.0f, 100.0f); break;
-        case OPT_NOABL: o->ablations = 0; break;
-        case OPT_RESUME: o->resume = 1; break;
-        case OPT_TRAINSIZE: o->train_size = (int)parse_long_flag("train-size", a, 0, 100000000); break;
-        case OPT_SEED: o->seed = (int)parse_long_flag("seed", a, 0, 2147483647); break;
-        case OPT_THREADS: o->threads = (int)parse_long_flag("threads", a, 0, 1024); break;
-        case OPT_FAST: break;  /* applied above */
-        case OPT_HELP: usage(); exit(0);
-        case ':': die("%s needs a value (see gpt1 --help)", argv[optind - 1]);
-        default: die("unknown flag %s for gpt1 %s (see gpt1 --help)", argv[optind - 1], mode);
-        }
-    }
-    if (optind < argc) die("unexpected argument '%s' (see gpt1 --help)", argv[optind]);
-    if (pretrain_mode && o->channels % o->heads != 0) {
-        die("--channels %d is not divisible by --heads %d", o->channels, o->heads);
-    }
-}
-
 #ifndef TESTING
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  /* progress lines appear as they happen, even in a pipe */
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage();
+    int cmd = cli_command(argc, argv, "gpt1", COMMANDS, NUM_COMMANDS);
+    if (cmd < 0) {  /* no command, or --help: every command's flags */
+        for (int c = 0; c < NUM_COMMANDS; c++) {
+            Options d = defaults(c);
+            if (c > 0) printf("\n");
+            parse_flags(&d, c, 0, NULL);
+        }
         return argc < 2 ? 1 : 0;
     }
-    int is_pretrain = strcmp(argv[1], "pretrain") == 0;
-    if (!is_pretrain && strcmp(argv[1], "finetune") != 0) {
-        die("unknown command '%s': expected pretrain or finetune (see gpt1 --help)", argv[1]);
-    }
-    Options o = is_pretrain ? pretrain_defaults() : finetune_defaults();
-    parse_flags(&o, is_pretrain, argc - 1, argv + 1);
+    Options o = defaults(cmd);
+    parse_flags(&o, cmd, argc - 1, argv + 1);
     set_threads(o.threads);
-    if (is_pretrain) pretrain(&o); else finetune(&o);
+    if (cmd == CMD_PRETRAIN) pretrain(&o);
+    else if (cmd == CMD_FINETUNE) finetune(&o);
+    else eval(&o);
     return 0;
 }
 #endif

@@ -33,12 +33,12 @@
  * Left out: the paper's datasets and tasks, and everything that would
  * train: there is no optimizer in this file.
  */
+#include "cli.h"
 #include "gpt.h"
 #include "score.h"
 #include "tokenizer.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,26 +59,42 @@ static Options defaults(void) {
     o.model = "out/gpt1.bin";
     o.tokenizer = "out/tokenizer.merges";
     o.data = "data/zeroshot_test.tsv";
-    o.log = "plots/gpt2_zeroshot.tsv";
+    o.log = TRY_DIR "/gpt2_zeroshot.tsv";
     o.show = 2;
     o.top_k = 2;          /* GPT-2's TL;DR experiment */
     o.max_new = 12;
     o.temperature = 1.0f;
     o.seed = 1;
     /* One thread: each forward pass here is a single prompt of a few dozen
-     * tokens, too little work to split. With 2 threads on 2 busy cores the
-     * zero-shot run took 66 s instead of 6 s (OpenMP threads spin while they
-     * wait for each other); on idle cores the gain is small either way. */
+     * tokens, too little work to split, and OpenMP threads that spin while
+     * they wait for each other make it slower on busy cores (notes/10). */
     o.threads = 1;
     return o;
 }
 
-/* The tiny preset for tests: a few items per task, every code path. */
-static void apply_fast(Options *o) {
-    o->limit = 6;
-    o->show = 1;
-    o->generate = 1;
-    o->max_new = 4;
+/* The flags, as data (cli.h); the last field of a number is its value under
+ * --fast, the tiny preset the tests use: a few items per task, every path. */
+static void parse_flags(Options *o, int argc, char **argv) {
+    const Flag flags[] = {
+        FLAG_MODEL(&o->model, "pretrained checkpoint from gpt1 pretrain"),
+        FLAG_TOKENIZER(&o->tokenizer),
+        FLAG_IN("data", &o->data, "tasks: task<TAB>prompt<TAB>answer<TAB>cand|cand|..."),
+        FLAG_OUT("log", &o->log, "TSV: the accuracy table, one row per task; kept until the run succeeds"),
+        FLAG_INT("limit", &o->limit, 0, 1000000, "items per task, 0 = all", "6"),
+        FLAG_INT("show", &o->show, 0, 1000000, "items per task printed with every candidate's log-prob", "1"),
+        FLAG_INT("generate", &o->generate, 0, 1000000, "items per task continued by top-k sampling, 0 = none", "1"),
+        FLAG_INT("top-k", &o->top_k, 0, 65536, "sampling: keep the N likeliest tokens, 0 = all", NULL),
+        FLAG_FLOAT("temperature", &o->temperature, 0, 100, "sampling temperature", NULL),
+        FLAG_INT("max-new", &o->max_new, 1, 4096, "sampling: most tokens per continuation", "4"),
+        FLAG_END};
+    Cli cli = {"gpt2_zeroshot",
+               "zero-shot tasks (GPT-2): each candidate answer is appended to the prompt\n"
+               "  and scored by its log-probability under the pretrained model, summed over its tokens (and\n"
+               "  the per-token mean beside it); the best candidate is the answer. No gradient step.\n"
+               "  Context rule: a prompt longer than the context minus the longest candidate keeps its last\n"
+               "  tokens (the end, where the task is posed); the table counts such prompts.",
+               flags, &o->seed, &o->threads, NULL};
+    cli_parse(&cli, argc, argv);
 }
 
 /* ---- the task file: task <TAB> prompt <TAB> answer <TAB> candidates ---- */
@@ -289,20 +305,19 @@ static void print_table(const TaskSet *ts, const TaskResult *res) {
 }
 
 /* The same table as data: one row per task. */
-static void write_log(const char *path, const TaskSet *ts, const TaskResult *res) {
-    AtomicFile af;
-    atomic_open(&af, path);
-    fprintf(af.f, "task\titems\tchance\tacc_sum\tacc_mean\tdisagree\tacc_calibrated\tprompts_cut\n");
+static void write_log(AtomicFile *log, const TaskSet *ts, const TaskResult *res) {
+    FILE *f = log->f;
+    fprintf(f, "task\titems\tchance\tacc_sum\tacc_mean\tdisagree\tacc_calibrated\tprompts_cut\n");
     for (int t = 0; t < ts->ntasks; t++) {
         const TaskResult *r = &res[t];
         if (r->items == 0) continue;
-        fprintf(af.f, "%s\t%d\t%.5f\t%.5f\t%.5f\t%d\t", ts->names[t], r->items, r->chance / r->items,
+        fprintf(f, "%s\t%d\t%.5f\t%.5f\t%.5f\t%d\t", ts->names[t], r->items, r->chance / r->items,
                 (double)r->correct_sum / r->items, (double)r->correct_mean / r->items, r->disagree);
-        if (r->correct_cal >= 0) fprintf(af.f, "%.5f", (double)r->correct_cal / r->items);
-        else fputc('-', af.f);
-        fprintf(af.f, "\t%d\n", r->cut);
+        if (r->correct_cal >= 0) fprintf(f, "%.5f", (double)r->correct_cal / r->items);
+        else fputc('-', f);
+        fprintf(f, "\t%d\n", r->cut);
     }
-    atomic_commit(&af);
+    log_flush(log);
 }
 
 /* GPT-2 §3.6: the same items with and without the task hint. Any task X
@@ -356,88 +371,14 @@ static void sample_after_prompts(GPT *m, Tokenizer *tok, const TaskSet *ts, cons
 
 /* ---- main ---- */
 
-static void usage(void) {
-    Options d = defaults();
-    printf("usage: gpt2_zeroshot [flags]\n"
-           "Zero-shot tasks (GPT-2): each candidate answer is appended to the prompt and scored by\n"
-           "its log-probability under the pretrained model, summed over its tokens (and the\n"
-           "per-token mean beside it); the best candidate is the answer. No gradient step.\n"
-           "Context rule: a prompt longer than the context minus the longest candidate keeps\n"
-           "its last tokens (the end, where the task is posed); the table counts such prompts.\n"
-           "flags (default):\n"
-           "  --model PATH       pretrained checkpoint from gpt1 pretrain (%s)\n"
-           "  --tokenizer PATH   tokenizer merges (%s)\n"
-           "  --data PATH        tasks: task<TAB>prompt<TAB>answer<TAB>cand|cand|... (%s)\n"
-           "  --log PATH         TSV: the accuracy table, one row per task (%s)\n"
-           "  --limit N          items per task, 0 = all (%d)\n"
-           "  --show N           items per task printed with every candidate's log-prob (%d)\n"
-           "  --generate N       items per task continued by top-k sampling, 0 = none (%d)\n"
-           "  --top-k N          sampling: keep the N likeliest tokens, 0 = all (%d)\n"
-           "  --temperature X    sampling temperature (%g)\n"
-           "  --max-new N        sampling: most tokens per continuation (%d)\n"
-           "  --seed N           sampling seed (%d)\n"
-           "  --threads N        OpenMP threads, 0 = all cores (%d: one prompt at a time is too\n"
-           "                     little work to split; spin-waiting threads made it slower)\n"
-           "  --fast             tiny settings for tests: --limit 6 --show 1 --generate 1 --max-new 4\n"
-           "  --help             this text\n",
-           d.model, d.tokenizer, d.data, d.log, d.limit, d.show, d.generate, d.top_k, (double)d.temperature,
-           d.max_new, d.seed, d.threads);
-}
-
-enum {
-    OPT_MODEL = 256, OPT_TOKENIZER, OPT_DATA, OPT_LOG, OPT_LIMIT, OPT_SHOW, OPT_GENERATE, OPT_TOPK,
-    OPT_TEMP, OPT_MAXNEW, OPT_SEED, OPT_THREADS, OPT_FAST, OPT_HELP
-};
-
-/* --fast is applied first, so that explicit flags still win over it. */
-static void parse_flags(Options *o, int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"model", 1, 0, OPT_MODEL}, {"tokenizer", 1, 0, OPT_TOKENIZER}, {"data", 1, 0, OPT_DATA},
-        {"log", 1, 0, OPT_LOG},
-        {"limit", 1, 0, OPT_LIMIT}, {"show", 1, 0, OPT_SHOW}, {"generate", 1, 0, OPT_GENERATE},
-        {"top-k", 1, 0, OPT_TOPK}, {"temperature", 1, 0, OPT_TEMP}, {"max-new", 1, 0, OPT_MAXNEW},
-        {"seed", 1, 0, OPT_SEED}, {"threads", 1, 0, OPT_THREADS}, {"fast", 0, 0, OPT_FAST},
-        {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
-    for (int i = 1; i < argc; i++) if (strcmp(argv[i], "--fast") == 0) apply_fast(o);
-    int opt;
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        const char *a = optarg;
-        switch (opt) {
-        case OPT_MODEL: o->model = a; break;
-        case OPT_TOKENIZER: o->tokenizer = a; break;
-        case OPT_DATA: o->data = a; break;
-        case OPT_LOG: o->log = a; break;
-        case OPT_LIMIT: o->limit = (int)parse_long_flag("limit", a, 0, 1000000); break;
-        case OPT_SHOW: o->show = (int)parse_long_flag("show", a, 0, 1000000); break;
-        case OPT_GENERATE: o->generate = (int)parse_long_flag("generate", a, 0, 1000000); break;
-        case OPT_TOPK: o->top_k = (int)parse_long_flag("top-k", a, 0, 65536); break;
-        case OPT_TEMP: o->temperature = parse_float_flag("temperature", a, 0.0f, 100.0f); break;
-        case OPT_MAXNEW: o->max_new = (int)parse_long_flag("max-new", a, 1, 4096); break;
-        case OPT_SEED: o->seed = (int)parse_long_flag("seed", a, 0, 2147483647); break;
-        case OPT_THREADS: o->threads = (int)parse_long_flag("threads", a, 0, 1024); break;
-        case OPT_FAST: break;  /* applied above */
-        case OPT_HELP: usage(); exit(0);
-        case ':': die("%s needs a value (see gpt2_zeroshot --help)", argv[optind - 1]);
-        default: die("unknown flag %s (see gpt2_zeroshot --help)", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) die("unexpected argument '%s' (see gpt2_zeroshot --help)", argv[optind]);
-}
-
 /* Loads the tokenizer and the model and checks that they belong together. */
 static void load_model(GPT *m, Tokenizer *tok, const char *model_path, const char *tok_path) {
     tokenizer_load(tok, tok_path);
     gpt_load(m, model_path);
-    if (m->config.V != tok->vocab_size) {
-        die("the tokenizer %s has %d tokens but the model %s was trained with V = %d", tok_path,
-            tok->vocab_size, model_path, m->config.V);
-    }
+    gpt_check_tokenizer(m, model_path, tok, tok_path);
 }
 
 static void zeroshot(const Options *o) {
-    require_folder_of(o->log);  /* written at the end: a typo must not cost the run */
     Tokenizer tok;
     GPT m;
     load_model(&m, &tok, o->model, o->tokenizer);
@@ -445,13 +386,16 @@ static void zeroshot(const Options *o) {
     load_tasks(&ts, &tok, o->data, o->limit);
     printf("gpt2_zeroshot: %s (L=%d C=%d T=%d), %d items in %d tasks from %s\n", o->model, m.config.L,
            m.config.C, m.config.maxT, ts.n, ts.ntasks, o->data);
+    AtomicFile log;  /* PATH.tmp, renamed over PATH when the run has succeeded */
+    log_open(&log, o->log, 0);
     double t0 = now_seconds();
     TaskResult *res = malloc_or_die(sizeof(TaskResult) * (size_t)ts.ntasks, "results");
     evaluate(&m, &tok, &ts, o->show, res);
     print_table(&ts, res);
-    write_log(o->log, &ts, res);
+    write_log(&log, &ts, res);
     print_hint_comparison(&ts, res);
     if (o->generate > 0) sample_after_prompts(&m, &tok, &ts, o);
+    log_commit(&log);
     printf("\nlog: %s; done in %.1f s\n", o->log, now_seconds() - t0);
     free(res);
     free_tasks(&ts);

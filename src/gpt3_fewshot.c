@@ -5,49 +5,45 @@
  * GPT-3's claim (§2): "Few-Shot (FS) is the term we will use in this work to
  * refer to the setting where the model is given a few demonstrations of the
  * task at inference time as conditioning, but no weight updates are
- * allowed." K "can be any value from 0 to the maximum amount allowed by the
- * model's context window". The method (§2.4), as this file does it:
+ * allowed." The method (§2.4), as this file does it:
  *
  *   "we evaluate each example in the evaluation set by randomly drawing K
  *   examples from that task's training set as conditioning"
- *       -> draw_shots: k rows of data/fewshot_pool.tsv, seeded per query;
- *          never the query itself. (For the pairing task the query's own
- *          definition is one of the k, since nothing else could tell it.)
+ *       -> draw_shots: k rows of data/fewshot_pool.tsv, seeded per query,
+ *          never the query itself (but for the pairing task, whose query's
+ *          own definition is one of the k: nothing else could tell it).
  *   "delimited by 1 or 2 newlines depending on the task"
- *       -> build_prompt: our corpus ends a document at a newline and ends a
- *          sentence with " . ", so the shots are joined by " . " (the format
- *          data/README.md documents): "fox -> red . owl -> white . cat ->".
+ *       -> build_prompt: our corpus ends a sentence with " . ", so the shots
+ *          are joined by it: "fox -> red . owl -> white . cat ->".
  *   "we provide K examples of context plus correct completion, followed by
  *   one example of context only, and compare the LM likelihood of each
  *   completion"
  *       -> rank_query: the candidates ranked by score_candidates (score.c),
- *          by the summed log-probability; GPT-3 uses the per-token mean, the
- *          same ranking here, where every candidate is one word.
+ *          by the summed log-probability (the per-token mean GPT-3 uses
+ *          ranks the same here: every candidate is one word).
  *   free-form completion ("beam search" in the paper)
  *       -> generate_query: greedy decoding up to " .", compared exactly.
  *
- * Accuracy is measured for k in {0, 1, 2, 4, 8} per task (after GPT-3's
- * Figure 1.2), written to plots/gpt3_fewshot.tsv. For the pairing task,
- * whose answer only an induction head can look up, the attention of every
- * head is probed for that lookup (induction_add).
+ * fewshot measures accuracy for k in {0, 1, 2, 4, 8} per task (GPT-3's
+ * Figure 1.2), and for the pairing task, which only an induction head can
+ * answer, probes every head for that lookup (probe_induction).
  *
- * Chain of thought (Wei et al. §2): "a chain of thought — a series of
- * intermediate natural language reasoning steps that lead to the final
- * output". The sums are asked with k direct shots ("53 + 38 = 91") and with
- * k worked shots ("53 + 38 = ? 3 + 8 + 0 = 11 , 5 + 3 + 1 = 9 , so 91"), the
- * same rows drawn for both; the model continues greedily and
- * parse_final_number reads its answer (cot, plots/gpt3_cot.tsv).
+ * Chain of thought (Wei et al. §2): "a series of intermediate natural
+ * language reasoning steps that lead to the final output". cot asks the sums
+ * with k direct shots ("53 + 38 = 91") and k worked shots ("53 + 38 = ? 3 +
+ * 8 + 0 = 11 , 5 + 3 + 1 = 9 , so 91"), the same rows for both; the model
+ * continues greedily and parse_final_number reads its answer.
  *
  * Left out: beam search, GPT-3's unconditional-probability normalisation,
  * and anything that trains: there is no optimizer in this file.
  */
+#include "cli.h"
 #include "gpt.h"
 #include "score.h"
 #include "tokenizer.h"
 #include "util.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +60,7 @@
 
 typedef struct {
     const char *model, *tokenizer, *pool, *test, *log, *cot_log;
+    const char *ks_text, *cot_ks_text;  /* the two lists as given: "0,1,2,4,8" */
     int ks[MAX_KS], nks;          /* shot counts for the few-shot table */
     int cot_ks[MAX_KS], ncot_ks;  /* shot counts for chain of thought */
     int evals;                    /* evaluations per task and k (queries x draws) */
@@ -91,38 +88,40 @@ static int parse_ks(const char *flag, const char *s, int *ks) {
  * tokens each: with 32 tokens of room for the answer, k = 3 no longer fits
  * T = 128 (the trimming rule below would silently make k = 4 into k = 2). */
 static Options defaults(void) {
-    Options o = {0};
-    o.model = "out/gpt1.bin";
-    o.tokenizer = "out/tokenizer.merges";
-    o.pool = "data/fewshot_pool.tsv";
-    o.test = "data/fewshot_test.tsv";
-    o.log = "plots/gpt3_fewshot.tsv";
-    o.cot_log = "plots/gpt3_cot.tsv";
-    o.nks = parse_ks("ks", "0,1,2,4,8", o.ks);
-    o.ncot_ks = parse_ks("cot-ks", "0,1,2", o.cot_ks);
-    o.evals = 192;
-    o.cot_limit = 0;
-    o.max_new = 8;
-    o.cot_max_new = 32;
-    o.show = 1;
-    o.seed = 1;
-    /* One thread: each forward pass here is a single prompt of a few dozen
-     * tokens, too little work to split. With 2 threads on 2 busy cores the
-     * zero-shot run took 66 s instead of 6 s (OpenMP threads spin while they
-     * wait for each other); on idle cores the gain is small either way. */
-    o.threads = 1;
+    Options o = {.model = "out/gpt1.bin", .tokenizer = "out/tokenizer.merges", .pool = "data/fewshot_pool.tsv",
+                 .test = "data/fewshot_test.tsv", .log = TRY_DIR "/gpt3_fewshot.tsv", .cot_log = TRY_DIR "/gpt3_cot.tsv",
+                 .ks_text = "0,1,2,4,8", .cot_ks_text = "0,1,2", .evals = 192, .max_new = 8, .cot_max_new = 32,
+                 .show = 1, .seed = 1, .threads = 1};  /* one thread: a single prompt is too little work to split (notes/10) */
     return o;
 }
 
-/* The tiny preset for tests: every code path, a few queries. */
-static void apply_fast(Options *o) {
-    o->nks = parse_ks("ks", "0,1,2", o->ks);
-    o->ncot_ks = parse_ks("cot-ks", "0,1", o->cot_ks);
-    o->evals = 4;
-    o->cot_limit = 3;
-    o->cot_max_new = 12;
-    o->max_new = 4;
-    o->show = 0;
+/* The flags, as data (cli.h); the last field of a number (and of the two
+ * lists) is its value under --fast: every code path, a few queries. */
+static void parse_flags(Options *o, int argc, char **argv) {
+    const Flag flags[] = {
+        FLAG_MODEL(&o->model, "pretrained checkpoint from gpt1 pretrain"),
+        FLAG_TOKENIZER(&o->tokenizer),
+        FLAG_IN("pool", &o->pool, "shots: task<TAB>input<TAB>answer<TAB>worked<TAB>candidates"),
+        FLAG_IN("test", &o->test, "queries, same columns"),
+        FLAG_OUT("log", &o->log, "TSV: accuracy per task and k; kept until the run succeeds"),
+        FLAG_OUT("cot-log", &o->cot_log, "TSV: chain-of-thought accuracy per prompt style and k"),
+        {"ks", CLI_TEXT, &o->ks_text, 0, 0, "shot counts for the few-shot table", "0,1,2", "LIST"},
+        {"cot-ks", CLI_TEXT, &o->cot_ks_text, 0, 0, "shot counts for chain of thought", "0,1", "LIST"},
+        FLAG_INT("evals", &o->evals, 1, 1000000, "evaluations per task and k (fewer queries: fresh shots each time)", "4"),
+        FLAG_INT("cot-limit", &o->cot_limit, 0, 1000000, "chain-of-thought queries, 0 = all", "3"),
+        FLAG_INT("max-new", &o->max_new, 1, 1024, "tokens generated for a direct answer", "4"),
+        FLAG_INT("cot-max-new", &o->cot_max_new, 1, 1024, "tokens generated for a worked answer", "12"),
+        FLAG_INT("show", &o->show, 0, 1000000, "print the first N prompts of every task and k with the answer", "0"),
+        FLAG_ON("plain", &o->plain, "write ranked shots as \"car four\" (as the corpus does), not \"car -> four\""),
+        FLAG_END};
+    Cli cli = {"gpt3_fewshot", "few-shot prompting (GPT-3) and chain of thought (Wei et al.) with the\n"
+               "  pretrained model: k shots from the pool, \"fox -> red . owl -> white . cat ->\"; candidates\n"
+               "  ranked by log-probability, open answers generated greedily. A prompt too long for the\n"
+               "  context loses shots, oldest first; the output reports the mean number of shots used.",
+               flags, &o->seed, &o->threads, NULL};
+    cli_parse(&cli, argc, argv);
+    o->nks = parse_ks("ks", o->ks_text, o->ks);
+    o->ncot_ks = parse_ks("cot-ks", o->cot_ks_text, o->cot_ks);
 }
 
 /* ---- the task files: task <TAB> input <TAB> answer <TAB> worked <TAB> candidates ---- */
@@ -150,11 +149,8 @@ static void load_rows(RowSet *rs, Tokenizer *tok, const char *path) {
         Row *w = &rs->rows[rs->n++];
         char where[512];
         snprintf(where, sizeof where, "%s:%d", path, r->line);
-        w->task = r->fields[0];
-        w->input = r->fields[1];
-        w->answer = r->fields[2];
-        w->worked = r->fields[3];
-        w->line = r->line;
+        *w = (Row){.task = r->fields[0], .input = r->fields[1], .answer = r->fields[2], .worked = r->fields[3],
+                   .line = r->line};
         if (!w->task[0]) die("%s: the task name is empty", where);
         if (!w->input[0]) die("%s: the input is empty", where);
         if (!w->answer[0]) die("%s: the answer is empty", where);
@@ -290,34 +286,24 @@ typedef enum { FMT_ARROW, FMT_PLAIN, FMT_DIRECT, FMT_WORKED } Format;
 static const char *const SHOT_MID[] = {" -> ", " ", " = ", " = ? "};
 static const char *const QUERY_END[] = {" ->", "", " =", " = ?"};
 
-static void append(char **buf, size_t *len, size_t *cap, const char *s) {
-    size_t n = strlen(s);
-    while (*len + n + 1 > *cap) {
-        *cap = *cap ? 2 * *cap : 256;
-        *buf = realloc_or_die(*buf, *cap, "prompt");
-    }
-    memcpy(*buf + *len, s, n + 1);
-    *len += n;
-}
-
 /* The k-shot prompt (data/README.md): the shots, then the query, joined by
  * " . ": "fox -> red . owl -> white . cat ->". The query has no answer:
  * "cat ->", "53 + 38 =", "53 + 38 = ?". Returns a malloc'd string; if
  * answer_at is not NULL, answer_at[i] is the offset in it where shot i's
  * answer (or worked steps) begins. */
 static char *build_prompt(const Row *const *shots, int k, const Row *q, Format f, int *answer_at) {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    append(&buf, &len, &cap, "");
+    size_t cap = strlen(q->input) + strlen(QUERY_END[f]) + 1, len = 0;
     for (int i = 0; i < k; i++) {
-        append(&buf, &len, &cap, shots[i]->input);
-        append(&buf, &len, &cap, SHOT_MID[f]);
-        if (answer_at) answer_at[i] = (int)len;
-        append(&buf, &len, &cap, f == FMT_WORKED ? shots[i]->worked : shots[i]->answer);
-        append(&buf, &len, &cap, SHOT_SEP);
+        const char *answer = f == FMT_WORKED ? shots[i]->worked : shots[i]->answer;
+        cap += strlen(shots[i]->input) + strlen(SHOT_MID[f]) + strlen(answer) + strlen(SHOT_SEP);
     }
-    append(&buf, &len, &cap, q->input);
-    append(&buf, &len, &cap, QUERY_END[f]);
+    char *buf = malloc_or_die(cap, "a prompt");
+    for (int i = 0; i < k; i++) {
+        len += (size_t)sprintf(buf + len, "%s%s", shots[i]->input, SHOT_MID[f]);
+        if (answer_at) answer_at[i] = (int)len;
+        len += (size_t)sprintf(buf + len, "%s%s", f == FMT_WORKED ? shots[i]->worked : shots[i]->answer, SHOT_SEP);
+    }
+    sprintf(buf + len, "%s%s", q->input, QUERY_END[f]);
     return buf;
 }
 
@@ -361,83 +347,21 @@ typedef struct {
 
 /* ---- looking for an induction head ---- */
 
-/* In a pairing prompt "car -> four . owl -> seven . car ->" the answer is the
- * token after the earlier "car ->". An induction head does exactly that
- * lookup: at the last position it attends to the token that followed the
- * previous occurrence of the current context. So for every block and head
- * we sum the attention from the prompt's last position to the matching
- * definition's value ("four"), and, for contrast, the mean attention to the
- * other shots' values ("seven"). A head that has formed puts most of its
- * weight on the match and little on the others. */
-typedef struct {
-    double *match, *other;  /* (L*NH) summed attention */
-    double uniform;         /* summed 1/(positions seen): what attending evenly gives */
-    int n, nother;          /* prompts summed (with at least two shots, for other) */
-} Induction;
-
-/* The index in tokens[0..n) (from encode_prompt: <|endoftext|>, then "\n"
- * and the text) of the token that holds byte `at` of the text, or -1. */
-static int token_at(const Tokenizer *tok, const int *tokens, int n, int at) {
-    int off = 0;  /* bytes of "\n" + text before tokens[i] */
-    for (int i = 1; i < n; i++) {
-        int len;
-        tokenizer_token_bytes(tok, tokens[i], &len);
-        if (at + 1 >= off && at + 1 < off + len) return i;
-        off += len;
-    }
-    return -1;
-}
-
 /* Adds the attention of the last forward (row 0; the prompt ctx[0..n)) to
- * ind, for a prompt whose shots[0..k) are written in format f. */
-static void induction_add(Induction *ind, const GPT *m, const Tokenizer *tok, const int *ctx, int n,
-                          const Row **shots, int k, const Row *q, Format f) {
+ * the probe (score.h), for a prompt whose shots[0..k) are written in format
+ * f: the positions of the shots' values, the query's own definition being
+ * the one that answers it. */
+static void probe_induction(Induction *ind, const GPT *m, const Tokenizer *tok, const int *ctx, int n,
+                            const Row **shots, int k, const Row *q, Format f) {
     int at[MAX_K], pos[MAX_K], def = -1;
     char *text = build_prompt(shots, k, q, f, at);
     free(text);
     for (int i = 0; i < k; i++) {
-        pos[i] = token_at(tok, ctx, n, at[i]);
+        pos[i] = prompt_token_at(tok, ctx, n, at[i]);
         if (pos[i] < 0) return;
         if (shots[i] == q) def = i;
     }
-    if (def < 0) return;
-    int T = m->T, L = m->config.L, NH = m->config.NH, last = n - 1;
-    for (int l = 0; l < L; l++) {
-        for (int h = 0; h < NH; h++) {
-            const float *row = score_attention(m, l, 0, h) + (size_t)last * T;  /* what the last position attends to */
-            ind->match[l * NH + h] += row[pos[def]];
-            double other = 0.0;
-            for (int i = 0; i < k; i++) if (i != def) other += row[pos[i]];
-            if (k > 1) ind->other[l * NH + h] += other / (k - 1);
-        }
-    }
-    ind->uniform += 1.0 / (last + 1);
-    ind->n++;
-    ind->nother += k > 1;
-}
-
-static void print_induction(const Induction *ind, int k, int L, int NH) {
-    if (ind->n == 0) return;
-    int best = 0;
-    for (int i = 1; i < L * NH; i++) if (ind->match[i] > ind->match[best]) best = i;
-    printf("  k=%d: attention of the last position to the matching value: best head l%d h%d %.3f",
-           k, best / NH, best % NH, ind->match[best] / ind->n);
-    if (ind->nother) printf(", to the other values %.3f", ind->other[best] / ind->nother);
-    printf(" (attending evenly: %.3f)\n", ind->uniform / ind->n);
-}
-
-static void print_induction_grid(const Induction *ind, int k, int L, int NH) {
-    if (ind->n == 0 || ind->nother == 0) return;
-    printf("  k=%d, every head: attention to the matching value / to the other values\n      ", k);
-    for (int h = 0; h < NH; h++) printf("     head %-4d", h);
-    printf("\n");
-    for (int l = 0; l < L; l++) {
-        printf("  block %d", l);
-        for (int h = 0; h < NH; h++) {
-            printf("   %.3f/%.3f", ind->match[l * NH + h] / ind->n, ind->other[l * NH + h] / ind->nother);
-        }
-        printf("\n");
-    }
+    if (def >= 0) induction_add(ind, m, n - 1, pos, k, def);
 }
 
 /* ---- answering: rank the candidates, or generate ---- */
@@ -449,7 +373,7 @@ static Outcome rank_query(GPT *m, Tokenizer *tok, const Row *q, const Row **shot
     int *ctx = encode_fitting(tok, shots, k, q, f, q->cands.maxlen, m->config.maxT, &n, &o.kept, &cut);
     Score s[SCORE_MAX_CANDIDATES];
     score_candidates(m, ctx, n, q->cands.tokens, q->cands.len, q->cands.n, s);
-    if (ind && cut == 0) induction_add(ind, m, tok, ctx, n, shots, o.kept, q, f);
+    if (ind && cut == 0) probe_induction(ind, m, tok, ctx, n, shots, o.kept, q, f);
     int best = score_best(s, q->cands.n, 0);  /* single-token words: sum and mean agree */
     const char *pick = q->cands.text[best];
     o.correct = strcmp(pick, q->answer) == 0;
@@ -477,29 +401,23 @@ static int parse_final_number(const char *text, long *value) {
     return 1;
 }
 
-/* Greedy continuation up to a stop token (" .", a newline, end-of-text),
- * decoded; the stop token itself is left out. Returns malloc'd text. */
-static char *generate_text(GPT *m, Tokenizer *tok, const int *ctx, int n, int max_new, const unsigned char *stop) {
-    int *out = malloc_or_die(sizeof(int) * (size_t)max_new, "generated tokens");
-    int k = generate_greedy(m, ctx, n, out, max_new, stop);
-    if (k > 0 && stop[out[k - 1]]) k--;
-    size_t len;
-    char *text = tokenizer_decode(tok, out, (size_t)k, &len);
-    free(out);
-    return text;
-}
-
-/* exact: the generation, spaces trimmed, must equal the answer ("91");
- * otherwise its final number must (chain of thought). */
+/* Greedy continuation up to a stop token (" .", a newline, end-of-text; the
+ * stop token left out). exact: the generation, spaces trimmed, must equal
+ * the answer ("91"); otherwise its final number must (chain of thought). */
 static Outcome generate_query(GPT *m, Tokenizer *tok, const Row *q, const Row **shots, int k, Format f,
                               int max_new, const unsigned char *stop, int exact) {
     Outcome o = {0};
     int n, cut;
     int *ctx = encode_fitting(tok, shots, k, q, f, max_new, m->config.maxT, &n, &o.kept, &cut);
-    char *text = generate_text(m, tok, ctx, n, max_new, stop);
+    int *out = malloc_or_die(sizeof(int) * (size_t)max_new, "generated tokens");
+    int nout = generate_greedy(m, ctx, n, out, max_new, stop);
+    if (nout > 0 && stop[out[nout - 1]]) nout--;
+    size_t len;
+    char *text = tokenizer_decode(tok, out, (size_t)nout, &len);
+    free(out);
     char *s = text;
     while (*s == ' ') s++;
-    size_t len = strlen(s);
+    len = strlen(s);
     while (len > 0 && s[len - 1] == ' ') s[--len] = '\0';
     long got, want;
     o.answered = parse_final_number(s, &got);
@@ -529,86 +447,99 @@ static void tally_add(Tally *t, const Outcome *o, double chance) {
     t->chance += chance;
 }
 
-/* One line for --show: the prompt, what the model answered, the answer.
- * Kept (malloc'd) and printed under the accuracy line it belongs to. */
-static char *show_line(const Row **shots, int kept, const Row *q, Format f, const Outcome *o) {
-    char *text = build_prompt(shots, kept, q, f, NULL);
+/* What every question of a run needs: the model, the rows, the settings;
+ * and its scratch: one prompt's shots, one cell's --show lines. */
+typedef struct {
+    GPT *m;
+    Tokenizer *tok;
+    const RowSet *pool, *test;
+    const Options *o;
+    const unsigned char *stop;  /* (V) tokens that end a generated answer */
+    const Row **shots;          /* (MAX_K) */
+    char **shown;               /* (show + 1) lines, printed under their accuracy line */
+    int nshown;
+} Run;
+
+/* Keeps one line for --show: the prompt, what the model answered, the answer. */
+static void show_add(Run *run, int kept, const Row *q, Format f, const Outcome *o) {
+    char *text = build_prompt(run->shots, kept, q, f, NULL);
     size_t n = strlen(text) + strlen(o->pick) + strlen(q->answer) + 64;
     char *line = malloc_or_die(n, "a shown prompt");
     snprintf(line, n, "    | %s  ==> %s (answer %s%s)", text, o->pick, q->answer, o->correct ? ", right" : "");
     free(text);
-    return line;
+    run->shown[run->nshown++] = line;
 }
 
-static void print_shown(char **lines, int n) {
-    for (int i = 0; i < n; i++) {
-        printf("%s\n", lines[i]);
-        free(lines[i]);
+static void print_shown(Run *run) {
+    for (int i = 0; i < run->nshown; i++) {
+        printf("%s\n", run->shown[i]);
+        free(run->shown[i]);
     }
+    run->nshown = 0;
 }
 
-/* Every (task, k): each query asked `draws` times with fresh shots, where
- * draws = max(1, evals / queries) and queries = min(evals, all), so that each
- * task gets about `evals` evaluations whatever its size. */
-static void fewshot(GPT *m, Tokenizer *tok, const Task *tasks, int nt, const RowSet *pool, const RowSet *test,
-                    const Options *o, Tally (*res)[MAX_KS], const unsigned char *stop, FILE *log) {
-    fprintf(log, "task\tk\tevals\tcorrect\taccuracy\tchance\tshots_used\tpicks_last_shot\n");
-    const Row **shots = malloc_or_die(sizeof(Row *) * MAX_K, "shots");
-    char **shown = malloc_or_die(sizeof(char *) * (size_t)(o->show + 1), "shown prompts");
-    int heads = m->config.L * m->config.NH;
+/* One cell of the table, task t with k shots: each query is asked `draws`
+ * times with fresh shots, where draws = max(1, evals / queries) and queries =
+ * min(evals, all), so that each task gets about `evals` evaluations whatever
+ * its size. Ranked tasks add their attention to ind (pairing) if not NULL. */
+static Tally fewshot_cell(Run *run, const Task *t, int ti, int k, Induction *ind) {
+    const Options *o = run->o;
+    Format f = t->generate ? FMT_DIRECT : o->plain ? FMT_PLAIN : FMT_ARROW;
+    int queries = t->ntest < o->evals ? t->ntest : o->evals;
+    int draws = o->evals / queries > 1 ? o->evals / queries : 1;
+    Tally r = {0};
+    for (int qi = 0; qi < queries; qi++) {
+        const Row *q = &run->test->rows[t->test[qi]];
+        for (int d = 0; d < draws; d++) {
+            Rng rng;
+            rng_seed(&rng, draw_seed(o->seed, ti, k, qi, d));
+            int ns = draw_shots(t, run->pool, q, k, &rng, run->shots);
+            Outcome out = t->generate ? generate_query(run->m, run->tok, q, run->shots, ns, f, o->max_new, run->stop, 1)
+                                      : rank_query(run->m, run->tok, q, run->shots, ns, f, ind);
+            tally_add(&r, &out, t->generate ? 0.0 : 1.0 / q->cands.n);
+            if (qi < o->show && d == 0) show_add(run, out.kept, q, f, &out);
+        }
+    }
+    return r;
+}
+
+/* A cell's line on stdout (with its --show lines) and its row in the log. */
+static void report_fewshot_cell(Run *run, AtomicFile *log, const Task *t, int k, const Tally *r, double seconds) {
+    printf("%-9s k=%d: accuracy %.3f (%d/%d)", t->name, k, (double)r->correct / r->evals, r->correct, r->evals);
+    if (!t->generate) printf("  chance %.3f", r->chance / r->evals);
+    printf("  shots used %.2f  [%.1f s]\n", r->kept / r->evals, seconds);
+    print_shown(run);
+    FILE *f = log->f;
+    fprintf(f, "%s\t%d\t%d\t%d\t%.5f\t", t->name, k, r->evals, r->correct, (double)r->correct / r->evals);
+    if (t->generate) fprintf(f, "-\t"); else fprintf(f, "%.5f\t", r->chance / r->evals);
+    fprintf(f, "%.3f\t", r->kept / r->evals);
+    if (t->generate || k == 0) fprintf(f, "-\n");
+    else fprintf(f, "%.5f\n", (double)r->picks_last / r->evals);
+    log_flush(log);
+}
+
+static void report_induction(Induction *ind, const char *task, const Options *o) {
+    printf("looking for an induction head in %s (the attention of the prompt's last token):\n", task);
+    for (int ki = 0; ki < o->nks; ki++) induction_print(&ind[ki], o->ks[ki]);
+    induction_print_grid(&ind[o->nks - 1], o->ks[o->nks - 1]);
+    for (int ki = 0; ki < o->nks; ki++) induction_free(&ind[ki]);
+}
+
+/* GPT-3's Figure 1.2 as a table: accuracy of every task at every k. */
+static void fewshot(Run *run, const Task *tasks, int nt, Tally (*res)[MAX_KS], AtomicFile *log) {
+    const Options *o = run->o;
+    fprintf(log->f, "task\tk\tevals\tcorrect\taccuracy\tchance\tshots_used\tpicks_last_shot\n");
     Induction ind[MAX_KS];
     for (int ti = 0; ti < nt; ti++) {
         const Task *t = &tasks[ti];
-        Format f = t->generate ? FMT_DIRECT : o->plain ? FMT_PLAIN : FMT_ARROW;
-        int queries = t->ntest < o->evals ? t->ntest : o->evals;
-        int draws = o->evals / queries > 1 ? o->evals / queries : 1;
         for (int ki = 0; ki < o->nks; ki++) {
-            int k = o->ks[ki];
             double t0 = now_seconds();
-            int nshown = 0;
-            Tally *r = &res[ti][ki];
-            memset(r, 0, sizeof *r);
-            memset(&ind[ki], 0, sizeof ind[ki]);
-            if (t->defined) {
-                ind[ki].match = calloc_or_die((size_t)heads, sizeof(double), "induction scores");
-                ind[ki].other = calloc_or_die((size_t)heads, sizeof(double), "induction scores");
-            }
-            for (int qi = 0; qi < queries; qi++) {
-                const Row *q = &test->rows[t->test[qi]];
-                for (int d = 0; d < draws; d++) {
-                    Rng rng;
-                    rng_seed(&rng, draw_seed(o->seed, ti, k, qi, d));
-                    int ns = draw_shots(t, pool, q, k, &rng, shots);
-                    Outcome out = t->generate ? generate_query(m, tok, q, shots, ns, f, o->max_new, stop, 1)
-                                              : rank_query(m, tok, q, shots, ns, f, t->defined ? &ind[ki] : NULL);
-                    tally_add(r, &out, t->generate ? 0.0 : 1.0 / q->cands.n);
-                    if (qi < o->show && d == 0) shown[nshown++] = show_line(shots, out.kept, q, f, &out);
-                }
-            }
-            double acc = (double)r->correct / r->evals;
-            printf("%-9s k=%d: accuracy %.3f (%d/%d)", t->name, k, acc, r->correct, r->evals);
-            if (!t->generate) printf("  chance %.3f", r->chance / r->evals);
-            printf("  shots used %.2f  [%.1f s]\n", r->kept / r->evals, now_seconds() - t0);
-            print_shown(shown, nshown);
-            fprintf(log, "%s\t%d\t%d\t%d\t%.5f\t", t->name, k, r->evals, r->correct, acc);
-            if (t->generate) fprintf(log, "-\t"); else fprintf(log, "%.5f\t", r->chance / r->evals);
-            fprintf(log, "%.3f\t", r->kept / r->evals);
-            if (t->generate || k == 0) fprintf(log, "-\n");
-            else fprintf(log, "%.5f\n", (double)r->picks_last / r->evals);
-            fflush(log);
+            if (t->defined) induction_init(&ind[ki], &run->m->config);
+            res[ti][ki] = fewshot_cell(run, t, ti, o->ks[ki], t->defined ? &ind[ki] : NULL);
+            report_fewshot_cell(run, log, t, o->ks[ki], &res[ti][ki], now_seconds() - t0);
         }
-        if (t->defined) {
-            printf("looking for an induction head in %s (the attention of the prompt's last token):\n", t->name);
-            for (int ki = 0; ki < o->nks; ki++) print_induction(&ind[ki], o->ks[ki], m->config.L, m->config.NH);
-            print_induction_grid(&ind[o->nks - 1], o->ks[o->nks - 1], m->config.L, m->config.NH);
-            for (int ki = 0; ki < o->nks; ki++) {
-                free(ind[ki].match);
-                free(ind[ki].other);
-            }
-        }
+        if (t->defined) report_induction(ind, t->name, o);
     }
-    free(shown);
-    free(shots);
 }
 
 static void print_fewshot_table(const Task *tasks, int nt, const Options *o, Tally (*res)[MAX_KS]) {
@@ -628,8 +559,7 @@ static void print_fewshot_table(const Task *tasks, int nt, const Options *o, Tal
         if (tasks[ti].defined) {
             printf("%-9s %7s", "  recency", "");
             for (int ki = 0; ki < o->nks; ki++) {
-                int k = o->ks[ki];
-                if (k == 0) printf("   %5s", "-");
+                if (o->ks[ki] == 0) printf("   %5s", "-");
                 else printf("   %.3f", (double)res[ti][ki].picks_last / res[ti][ki].evals);
             }
             printf("   <- picked the LAST shot's number (1/k of the time that is also right)\n");
@@ -639,173 +569,90 @@ static void print_fewshot_table(const Task *tasks, int nt, const Options *o, Tal
 
 /* ---- chain of thought ---- */
 
-/* Every generation task whose pool rows have worked steps: each query with
- * k direct shots and with k worked shots (the same rows), greedy, final
- * number compared. */
-static void cot(GPT *m, Tokenizer *tok, const Task *tasks, int nt, const RowSet *pool, const RowSet *test,
-                const Options *o, const unsigned char *stop, FILE *log) {
-    fprintf(log, "task\tprompt\tk\tevals\tcorrect\taccuracy\tanswered\tsteps_right\tshots_used\n");
-    const Row **shots = malloc_or_die(sizeof(Row *) * MAX_K, "shots");
-    char **shown = malloc_or_die(sizeof(char *) * (size_t)(o->show + 1), "shown prompts");
-    double acc[2][MAX_KS] = {{0}};
+/* One cell: the first `queries` queries of t with k shots written as f
+ * (direct or worked), each with the rows the few-shot table's first draw
+ * used, answered greedily; the final number is compared. */
+static Tally cot_cell(Run *run, const Task *t, int ti, int k, Format f, int queries) {
+    int max_new = f == FMT_WORKED ? run->o->cot_max_new : run->o->max_new;
+    Tally r = {0};
+    for (int qi = 0; qi < queries; qi++) {
+        const Row *q = &run->test->rows[t->test[qi]];
+        Rng rng;
+        rng_seed(&rng, draw_seed(run->o->seed, ti, k, qi, 0));  /* the rows of the few-shot table's first draw */
+        int ns = draw_shots(t, run->pool, q, k, &rng, run->shots);
+        Outcome out = generate_query(run->m, run->tok, q, run->shots, ns, f, max_new, run->stop, 0);
+        tally_add(&r, &out, 0.0);
+        if (qi < run->o->show) show_add(run, out.kept, q, f, &out);
+    }
+    return r;
+}
+
+/* A cell's line on stdout (with its --show lines) and its row in the log. */
+static void report_cot_cell(Run *run, AtomicFile *log, const Task *t, Format f, int k, const Tally *r, double seconds) {
+    printf("%-6s k=%d: accuracy %.3f (%d/%d)  a number read %.2f", f == FMT_WORKED ? "worked" : "direct", k,
+           (double)r->correct / r->evals, r->correct, r->evals, (double)r->answered / r->evals);
+    if (f == FMT_WORKED) printf("  every step right %.2f", (double)r->steps_right / r->evals);
+    printf("  shots used %.2f  [%.1f s]\n", r->kept / r->evals, seconds);
+    print_shown(run);
+    fprintf(log->f, "%s\t%s\t%d\t%d\t%d\t%.5f\t%.5f\t", t->name, f == FMT_WORKED ? "worked" : "direct", k, r->evals,
+            r->correct, (double)r->correct / r->evals, (double)r->answered / r->evals);
+    if (f == FMT_WORKED) fprintf(log->f, "%.5f", (double)r->steps_right / r->evals); else fputc('-', log->f);
+    fprintf(log->f, "\t%.3f\n", r->kept / r->evals);
+    log_flush(log);
+}
+
+static void print_cot_table(const Task *t, const Options *o, double acc[2][MAX_KS]) {
+    printf("%-9s", "k");
+    for (int ki = 0; ki < o->ncot_ks; ki++) printf("   k=%-3d", o->cot_ks[ki]);
+    for (int mode = 0; mode < 2; mode++) {
+        printf("\n%-9s", mode ? "worked" : "direct");
+        for (int ki = 0; ki < o->ncot_ks; ki++) printf("   %.3f", acc[mode][ki]);
+    }
+    printf("\nsummary gpt3 chain of thought (%s):", t->name);
+    for (int ki = 0; ki < o->ncot_ks; ki++) {
+        printf(" k=%d worked %.3f vs direct %.3f%s", o->cot_ks[ki], acc[1][ki], acc[0][ki], ki + 1 < o->ncot_ks ? ";" : "");
+    }
+    printf("\n");
+}
+
+/* Wei et al.'s comparison: every task with worked steps, asked with k direct
+ * shots and with k worked shots (the same rows), greedy, final number compared. */
+static void cot(Run *run, const Task *tasks, int nt, AtomicFile *log) {
+    const Options *o = run->o;
+    fprintf(log->f, "task\tprompt\tk\tevals\tcorrect\taccuracy\tanswered\tsteps_right\tshots_used\n");
     int ran = 0;
     for (int ti = 0; ti < nt; ti++) {
         const Task *t = &tasks[ti];
-        if (!t->generate) continue;
-        int worked = 1;
-        for (int i = 0; i < t->npool; i++) worked &= pool->rows[t->pool[i]].worked[0] != '\0';
+        int worked = t->generate;  /* a generation task whose every pool row has worked steps */
+        for (int i = 0; i < t->npool; i++) worked &= run->pool->rows[t->pool[i]].worked[0] != '\0';
         if (!worked) continue;
         ran = 1;
         int queries = o->cot_limit > 0 && o->cot_limit < t->ntest ? o->cot_limit : t->ntest;
         printf("\nchain of thought on %s (Wei et al. 2022): %d quer%s, greedy, up to %d / %d new tokens\n",
                t->name, queries, queries == 1 ? "y" : "ies", o->max_new, o->cot_max_new);
-        for (int mode = 0; mode < 2; mode++) {
+        double acc[2][MAX_KS] = {{0}};
+        for (int mode = 0; mode < 2; mode++) {  /* direct answers, then worked ones */
             Format f = mode ? FMT_WORKED : FMT_DIRECT;
-            int max_new = mode ? o->cot_max_new : o->max_new;
             for (int ki = 0; ki < o->ncot_ks; ki++) {
-                int k = o->cot_ks[ki];
                 double t0 = now_seconds();
-                int nshown = 0;
-                Tally r = {0};
-                for (int qi = 0; qi < queries; qi++) {
-                    const Row *q = &test->rows[t->test[qi]];
-                    Rng rng;
-                    rng_seed(&rng, draw_seed(o->seed, ti, k, qi, 0));  /* the same rows as the few-shot table */
-                    int ns = draw_shots(t, pool, q, k, &rng, shots);
-                    Outcome out = generate_query(m, tok, q, shots, ns, f, max_new, stop, 0);
-                    tally_add(&r, &out, 0.0);
-                    if (qi < o->show) shown[nshown++] = show_line(shots, out.kept, q, f, &out);
-                }
+                Tally r = cot_cell(run, t, ti, o->cot_ks[ki], f, queries);
                 acc[mode][ki] = (double)r.correct / r.evals;
-                printf("%-6s k=%d: accuracy %.3f (%d/%d)  a number read %.2f", mode ? "worked" : "direct", k,
-                       acc[mode][ki], r.correct, r.evals, (double)r.answered / r.evals);
-                if (mode) printf("  every step right %.2f", (double)r.steps_right / r.evals);
-                printf("  shots used %.2f  [%.1f s]\n", r.kept / r.evals, now_seconds() - t0);
-                print_shown(shown, nshown);
-                fprintf(log, "%s\t%s\t%d\t%d\t%d\t%.5f\t%.5f\t", t->name, mode ? "worked" : "direct", k,
-                        r.evals, r.correct, acc[mode][ki], (double)r.answered / r.evals);
-                if (mode) fprintf(log, "%.5f", (double)r.steps_right / r.evals); else fputc('-', log);
-                fprintf(log, "\t%.3f\n", r.kept / r.evals);
-                fflush(log);
+                report_cot_cell(run, log, t, f, o->cot_ks[ki], &r, now_seconds() - t0);
             }
         }
-        printf("%-9s", "k");
-        for (int ki = 0; ki < o->ncot_ks; ki++) printf("   k=%-3d", o->cot_ks[ki]);
-        printf("\n%-9s", "direct");
-        for (int ki = 0; ki < o->ncot_ks; ki++) printf("   %.3f", acc[0][ki]);
-        printf("\n%-9s", "worked");
-        for (int ki = 0; ki < o->ncot_ks; ki++) printf("   %.3f", acc[1][ki]);
-        printf("\n");
-        printf("summary gpt3 chain of thought (%s):", t->name);
-        for (int ki = 0; ki < o->ncot_ks; ki++) printf(" k=%d worked %.3f vs direct %.3f%s", o->cot_ks[ki],
-                                                       acc[1][ki], acc[0][ki], ki + 1 < o->ncot_ks ? ";" : "");
-        printf("\n");
+        print_cot_table(t, o, acc);
     }
-    if (!ran) printf("\nchain of thought: no generation task with worked steps in %s\n", pool->path);
-    free(shown);
-    free(shots);
+    if (!ran) printf("\nchain of thought: no generation task with worked steps in %s\n", run->pool->path);
 }
 
 /* ---- main ---- */
-
-static void usage(void) {
-    Options d = defaults();
-    printf("usage: gpt3_fewshot [flags]\n"
-           "Few-shot prompting (GPT-3) and chain of thought (Wei et al.) with the pretrained model.\n"
-           "For each test query, k shots are drawn from the pool (seeded per query; never the query's\n"
-           "own row or its reverse; for 'pairing' the query's own definition is one of the k) and\n"
-           "joined by \" . \": \"fox -> red . owl -> white . cat ->\". Tasks with candidates are ranked\n"
-           "by summed log-probability; tasks without are generated greedily up to \" .\" and compared\n"
-           "exactly (\"53 + 38 =\" -> \"91\"). Chain of thought asks the same sums with k direct shots\n"
-           "(\"53 + 38 = 91\") and k worked shots (\"53 + 38 = ? 3 + 8 + 0 = 11 , ... , so 91\") and\n"
-           "compares the final number of the greedy continuation.\n"
-           "Context rule: a prompt whose tokens plus room for the answer (the longest candidate, or\n"
-           "the generation budget) exceed the model's context loses shots, oldest first, until it\n"
-           "fits; the output reports the mean number of shots used.\n"
-           "flags (default):\n"
-           "  --model PATH       pretrained checkpoint from gpt1 pretrain (%s)\n"
-           "  --tokenizer PATH   tokenizer merges (%s)\n"
-           "  --pool PATH        shots: task<TAB>input<TAB>answer<TAB>worked<TAB>candidates (%s)\n"
-           "  --test PATH        queries, same columns (%s)\n"
-           "  --log PATH         TSV: accuracy per task and k (%s)\n"
-           "  --cot-log PATH     TSV: chain-of-thought accuracy per prompt style and k (%s)\n"
-           "  --ks LIST          shot counts for the few-shot table (0,1,2,4,8)\n"
-           "  --cot-ks LIST      shot counts for chain of thought (0,1,2)\n"
-           "  --evals N          evaluations per task and k, about: a task with fewer queries asks\n"
-           "                     each one N / queries times, with fresh shots each time (%d)\n"
-           "  --cot-limit N      chain-of-thought queries, 0 = all (%d)\n"
-           "  --max-new N        tokens generated for a direct answer (%d)\n"
-           "  --cot-max-new N    tokens generated for a worked answer (%d)\n"
-           "  --show N           print the first N prompts of every task and k with the answer (%d)\n"
-           "  --seed N           seed of the shot draws (%d)\n"
-           "  --threads N        OpenMP threads, 0 = all cores (%d: one prompt at a time is too\n"
-           "                     little work to split; spin-waiting threads made it slower)\n"
-           "  --plain            write ranked shots as \"car four\" (how the corpus writes pairings)\n"
-           "                     instead of \"car -> four\" (off)\n"
-           "  --fast             tiny settings for tests: --ks 0,1,2 --cot-ks 0,1 --evals 4\n"
-           "                     --cot-limit 3 --max-new 4 --cot-max-new 12 --show 0\n"
-           "  --help             this text\n",
-           d.model, d.tokenizer, d.pool, d.test, d.log, d.cot_log, d.evals, d.cot_limit, d.max_new,
-           d.cot_max_new, d.show, d.seed, d.threads);
-}
-
-enum {
-    OPT_MODEL = 256, OPT_TOKENIZER, OPT_POOL, OPT_TEST, OPT_LOG, OPT_COTLOG, OPT_KS, OPT_COTKS,
-    OPT_EVALS, OPT_COTLIMIT, OPT_MAXNEW, OPT_COTMAXNEW, OPT_SHOW, OPT_SEED, OPT_THREADS, OPT_PLAIN,
-    OPT_FAST, OPT_HELP
-};
-
-/* --fast is applied first, so that explicit flags still win over it. */
-static void parse_flags(Options *o, int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"model", 1, 0, OPT_MODEL}, {"tokenizer", 1, 0, OPT_TOKENIZER}, {"pool", 1, 0, OPT_POOL},
-        {"test", 1, 0, OPT_TEST}, {"log", 1, 0, OPT_LOG}, {"cot-log", 1, 0, OPT_COTLOG},
-        {"ks", 1, 0, OPT_KS}, {"cot-ks", 1, 0, OPT_COTKS}, {"evals", 1, 0, OPT_EVALS},
-        {"cot-limit", 1, 0, OPT_COTLIMIT}, {"max-new", 1, 0, OPT_MAXNEW},
-        {"cot-max-new", 1, 0, OPT_COTMAXNEW}, {"show", 1, 0, OPT_SHOW}, {"seed", 1, 0, OPT_SEED},
-        {"threads", 1, 0, OPT_THREADS}, {"plain", 0, 0, OPT_PLAIN}, {"fast", 0, 0, OPT_FAST},
-        {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
-    for (int i = 1; i < argc; i++) if (strcmp(argv[i], "--fast") == 0) apply_fast(o);
-    int opt;
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        const char *a = optarg;
-        switch (opt) {
-        case OPT_MODEL: o->model = a; break;
-        case OPT_TOKENIZER: o->tokenizer = a; break;
-        case OPT_POOL: o->pool = a; break;
-        case OPT_TEST: o->test = a; break;
-        case OPT_LOG: o->log = a; break;
-        case OPT_COTLOG: o->cot_log = a; break;
-        case OPT_KS: o->nks = parse_ks("ks", a, o->ks); break;
-        case OPT_COTKS: o->ncot_ks = parse_ks("cot-ks", a, o->cot_ks); break;
-        case OPT_EVALS: o->evals = (int)parse_long_flag("evals", a, 1, 1000000); break;
-        case OPT_COTLIMIT: o->cot_limit = (int)parse_long_flag("cot-limit", a, 0, 1000000); break;
-        case OPT_MAXNEW: o->max_new = (int)parse_long_flag("max-new", a, 1, 1024); break;
-        case OPT_COTMAXNEW: o->cot_max_new = (int)parse_long_flag("cot-max-new", a, 1, 1024); break;
-        case OPT_SHOW: o->show = (int)parse_long_flag("show", a, 0, 1000000); break;
-        case OPT_SEED: o->seed = (int)parse_long_flag("seed", a, 0, 2147483647); break;
-        case OPT_THREADS: o->threads = (int)parse_long_flag("threads", a, 0, 1024); break;
-        case OPT_PLAIN: o->plain = 1; break;
-        case OPT_FAST: break;  /* applied above */
-        case OPT_HELP: usage(); exit(0);
-        case ':': die("%s needs a value (see gpt3_fewshot --help)", argv[optind - 1]);
-        default: die("unknown flag %s (see gpt3_fewshot --help)", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) die("unexpected argument '%s' (see gpt3_fewshot --help)", argv[optind]);
-}
 
 static void run(const Options *o) {
     Tokenizer tok;
     tokenizer_load(&tok, o->tokenizer);
     GPT m;
     gpt_load(&m, o->model);
-    if (m.config.V != tok.vocab_size) {
-        die("the tokenizer %s has %d tokens but the model %s was trained with V = %d", o->tokenizer,
-            tok.vocab_size, o->model, m.config.V);
-    }
+    gpt_check_tokenizer(&m, o->model, &tok, o->tokenizer);
     RowSet pool, test;
     load_rows(&pool, &tok, o->pool);
     load_rows(&test, &tok, o->test);
@@ -813,21 +660,24 @@ static void run(const Options *o) {
     int nt = find_tasks(tasks, &pool, &test);
     printf("gpt3_fewshot: %s (L=%d C=%d T=%d); %d pool rows, %d test rows, %d tasks\n", o->model, m.config.L,
            m.config.C, m.config.maxT, pool.n, test.n, nt);
-    /* both logs are opened before the work, so a bad path fails at once;
-     * rows are flushed as they come, like a training log */
-    FILE *log = fopen_or_die(o->log, "w");
-    FILE *cot_log = fopen_or_die(o->cot_log, "w");
+    AtomicFile log, cot_log;  /* each PATH.tmp, renamed over PATH when the run has succeeded */
+    log_open(&log, o->log, 0);
+    log_open(&cot_log, o->cot_log, 0);
     double t0 = now_seconds();
-    unsigned char *stop = stop_tokens(&tok, ".\n", 1);
+    Run r = {&m, &tok, &pool, &test, o, stop_tokens(&tok, ".\n", 1),
+             malloc_or_die(sizeof(Row *) * MAX_K, "shots"),
+             malloc_or_die(sizeof(char *) * (size_t)(o->show + 1), "shown prompts"), 0};
     Tally (*res)[MAX_KS] = calloc_or_die((size_t)nt, sizeof(*res), "results");
-    fewshot(&m, &tok, tasks, nt, &pool, &test, o, res, stop, log);
+    fewshot(&r, tasks, nt, res, &log);
     print_fewshot_table(tasks, nt, o, res);
-    cot(&m, &tok, tasks, nt, &pool, &test, o, stop, cot_log);
-    fclose(log);
-    fclose(cot_log);
+    cot(&r, tasks, nt, &cot_log);
+    log_commit(&log);
+    log_commit(&cot_log);
     printf("\nlogs: %s, %s; done in %.1f s\n", o->log, o->cot_log, now_seconds() - t0);
     free(res);
-    free(stop);
+    free((void *)r.stop);
+    free(r.shots);
+    free(r.shown);
     for (int i = 0; i < nt; i++) {
         free(tasks[i].pool);
         free(tasks[i].test);

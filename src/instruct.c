@@ -192,14 +192,6 @@ void chat_batch_free(ChatBatch *bt) {
 
 /* ---- checks ---- */
 
-void instruct_check_vocab(const GPT *m, const char *model_path, const Tokenizer *tok,
-                          const char *tok_path) {
-    if (m->config.V != tok->vocab_size) {
-        die("%s has a vocabulary of %d tokens, but the tokenizer %s has %d: they do not belong together",
-            model_path, m->config.V, tok_path, tok->vocab_size);
-    }
-}
-
 void instruct_check_fits(const Chat *c, const GPT *m, const char *where) {
     if (c->len > m->config.maxT) {
         die("%s: the chat is %d tokens, longer than the model's context (%d)", where, c->len, m->config.maxT);

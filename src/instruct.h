@@ -99,10 +99,8 @@ void chat_batch_free(ChatBatch *bt);
 
 /* ---- checks shared by every rung that loads a model ---- */
 
-/* Dies with one line unless the checkpoint and the tokenizer share a
- * vocabulary (paths are for the message). */
-void instruct_check_vocab(const GPT *m, const char *model_path, const Tokenizer *tok,
-                          const char *tok_path);
+/* (That a checkpoint and a tokenizer belong together is gpt_check_tokenizer's
+ * job, in gpt.h.) */
 
 /* Dies with "WHERE: the chat is N tokens, longer than the model's context"
  * if a chat does not fit (where: "PATH:LINE" of the row it came from). */

@@ -746,7 +746,7 @@ static StartEval start_eval(World *w, const Options *o) {
     StartEval s;
     GPT policy;
     gpt_load(&policy, o->model);
-    instruct_check_vocab(&policy, o->model, &w->tok, o->tokenizer);
+    gpt_check_tokenizer(&policy, o->model, &w->tok, o->tokenizer);
     if (policy.config.C != w->reference.config.C || policy.config.L != w->reference.config.L ||
         policy.config.maxT != w->reference.config.maxT) {
         die("%s and the reference %s are different shapes: the reference must be the policy's starting point",
@@ -1130,9 +1130,9 @@ static void load_world(World *w, const Options *o) {
     tokenizer_load(&w->tok, o->tokenizer);
     const char *ref = o->reference ? o->reference : o->model;
     gpt_load(&w->reference, ref);
-    instruct_check_vocab(&w->reference, ref, &w->tok, o->tokenizer);
+    gpt_check_tokenizer(&w->reference, ref, &w->tok, o->tokenizer);
     reward_model_load(&w->rm, o->reward);
-    instruct_check_vocab(&w->rm.gpt, o->reward, &w->tok, o->tokenizer);
+    gpt_check_tokenizer(&w->rm.gpt, o->reward, &w->tok, o->tokenizer);
     w->train = load_prompts(&w->tok, o->prompts, "ppo", o->max_response, w->reference.config.maxT);
     w->heldout = load_prompts(&w->tok, o->prompts, "heldout", o->max_response, w->reference.config.maxT);
     if (w->train.n == 0) die("%s has no prompts of set ppo to train on", o->prompts);

@@ -40,6 +40,7 @@
  * Left out: the paper's 6B RM, and its data (33k prompts). Each response is
  * scored as followed by end-of-text, as the data's rule scores it.
  */
+#include "cli.h"
 #include "gpt.h"
 #include "head.h"
 #include "instruct.h"
@@ -47,7 +48,6 @@
 #include "toyworld.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,17 +66,17 @@ typedef struct {
 /* Defaults. InstructGPT trains one epoch; here one epoch of 192 rankings
  * leaves the model unable to tell a right fact from a wrong one (a plateau
  * at loss (3/6) log 2, three of six pairs tied), and it takes ~10 epochs of
- * small batches (480 steps of 4 prompts; RLHF-NOTES.md found ~500 steps) to
- * learn the facts of its own prompts. notes/06-reward-model.md has the
- * numbers; --epochs 1 shows the plateau. */
-static Options train_defaults(void) {
+ * small batches (480 steps of 4 prompts) to learn the facts of its own
+ * prompts. notes/06-reward-model.md has the numbers; --epochs 1 shows the
+ * plateau. */
+static Options defaults(void) {
     Options o = {0};
     o.tokenizer = "out/tokenizer.merges";
     o.model = "out/sft.bin";
     o.train = "data/prefs_train.tsv";
     o.test = "data/prefs_test.tsv";
-    o.out = "out/reward.bin";
-    o.log = "plots/reward.tsv";
+    o.out = TRY_DIR "/reward.bin";
+    o.log = TRY_DIR "/reward.tsv";
     o.epochs = 10; o.batch = 4; o.warmup = 10; o.eval_every = 24;
     o.lr = 3e-4f; o.min_lr_frac = 0.1f; o.weight_decay = 0.01f; o.clip = 1.0f;
     o.head_init = 0.0f; o.seed = 1;
@@ -84,16 +84,49 @@ static Options train_defaults(void) {
     return o;
 }
 
-static Options score_defaults(void) {
-    Options o = {0};
-    o.tokenizer = "out/tokenizer.merges";
-    o.model = "out/reward.bin";
-    return o;
+/* The flags of `reward train`, as data (cli.h); the last field is the --fast
+ * preset, the tiny settings the end-to-end test uses. */
+static void train_flags(Options *o, int argc, char **argv) {
+    const Flag flags[] = {
+        FLAG_MODEL(&o->model, "the SFT checkpoint: the trunk to start from, and the policy whose answers set "
+                              "the reward's scale"),
+        FLAG_TOKENIZER(&o->tokenizer),
+        FLAG_IN("train", &o->train, "rankings, prompt<TAB>best<TAB>...<TAB>worst"),
+        FLAG_IN("test", &o->test, "held-out rankings"),
+        FLAG_OUT("out", &o->out, "reward model to write; its head goes beside it as .head"),
+        FLAG_LOG(&o->log),
+        FLAG_INT("epochs", &o->epochs, 1, 1000000, "passes over the rankings", "1"),
+        FLAG_INT("batch", &o->batch, 1, 4096, "prompts per step, each with all its K responses", "8"),
+        FLAG_FLOAT("lr", &o->lr, 0, 1, "peak learning rate", NULL),
+        FLAG_INT("warmup", &o->warmup, 0, 10000000, "warm-up steps", "2"),
+        FLAG_FLOAT("min-lr-frac", &o->min_lr_frac, 0, 1, "final lr as a fraction of the peak, cosine decay", NULL),
+        FLAG_FLOAT("weight-decay", &o->weight_decay, 0, 10, "AdamW decay on 2-D weights", NULL),
+        FLAG_FLOAT("clip", &o->clip, 0, 1e6, "gradient-norm clip", NULL),
+        FLAG_FLOAT("head-init", &o->head_init, 0, 10, "std of the head's initial weights; 0 = all rewards tie", NULL),
+        FLAG_ON("pairs-apart", &o->pairs_apart, "ablation: each of the C(K,2) pairs its own batch element"),
+        FLAG_INT("eval-every", &o->eval_every, 1, 10000000, "held-out accuracy every N steps", "12"),
+        FLAG_INT("norm-samples", &o->norm_samples, 1, 10000, "SFT answers per prompt that set mean 0 / std 1", "1"),
+        FLAG_FLOAT("norm-temperature", &o->norm_temperature, 0, 10,
+                   "their sampling temperature; 0 = one greedy answer", NULL),
+        FLAG_INT("max-answer", &o->max_answer, 1, 4096, "tokens an SFT answer may take", NULL),
+        FLAG_END};
+    Cli cli = {"reward train", "train a reward model on ranked responses (InstructGPT step 2)",
+               flags, &o->seed, &o->threads, NULL};
+    if (argc < 0) { cli_help(&cli); return; }
+    cli_parse(&cli, argc, argv);
 }
 
-/* The tiny preset the end-to-end test uses: same code paths, seconds. */
-static void apply_fast(Options *o) {
-    o->epochs = 1; o->batch = 8; o->warmup = 2; o->eval_every = 12; o->norm_samples = 1;
+/* The flags of `reward score` (argc < 0: print its help instead). */
+static void score_flags(Options *o, int argc, char **argv) {
+    const Flag flags[] = {
+        FLAG_MODEL(&o->model, "reward model, with its .head beside it"),
+        FLAG_TOKENIZER(&o->tokenizer),
+        FLAG_TEXT("prompt", &o->prompt, "TEXT", "the question, e.g. \"where is the owl ?\" (required)"),
+        FLAG_TEXT("response", &o->response, "TEXT", "the answer, e.g. \"it is in the barn .\" (required)"),
+        FLAG_END};
+    Cli cli = {"reward score", "print the reward of one prompt and response", flags, NULL, &o->threads, NULL};
+    if (argc < 0) { cli_help(&cli); return; }
+    cli_parse(&cli, argc, argv);
 }
 
 /* ---- the comparisons: prompt <tab> r1 <tab> r2 ... (best first) ---- */
@@ -313,41 +346,35 @@ static float accuracy(const RankStats *s) { return s->pairs ? (float)(s->right /
 
 /* ---- normalising: the SFT model's own answers get mean 0, std 1 ---- */
 
-/* Samples `samples` answers (temperature; 0 = one greedy answer) from the
- * SFT model for every distinct prompt of set, scores them with the RM, and
- * sets the head's gain and shift so that those rewards have mean 0 and std 1.
- * Prints what the rewards say next to what the hidden rule says. */
-static void normalise(RewardModel *rm, GPT *sft, Tokenizer *tok, const RankingSet *set, const Options *o) {
-    int per = o->norm_temperature > 0.0f ? o->norm_samples : 1;
-    int cap = set->n * per, n = 0;
-    char **prompts = malloc_or_die(sizeof(char *) * (size_t)cap, "prompts");
-    char **answers = malloc_or_die(sizeof(char *) * (size_t)cap, "answers");
-    float *rule = malloc_or_die(sizeof(float) * (size_t)cap, "rule scores");
-    float *raw = malloc_or_die(sizeof(float) * (size_t)cap, "rewards");
-    Rng rng;
-    rng_seed(&rng, (uint64_t)o->seed + 5000);
-    for (int i = 0; i < set->n; i++) {
-        int seen = 0;
-        for (int j = 0; j < i && !seen; j++) seen = strcmp(set->r[j].prompt, set->r[i].prompt) == 0;
-        if (seen) continue;
-        for (int s = 0; s < per; s++) prompts[n++] = set->r[i].prompt;
-    }
-    if (n < 2) die("normalising needs at least 2 answers; %s has %d distinct prompts", o->train, n / per);
-    int *ended = malloc_or_die(sizeof(int) * (size_t)n, "answer ends");
-    chat_answers(sft, tok, (const char *const *)prompts, n, o->max_answer, o->norm_temperature, &rng, answers, ended);
-    for (int i = 0; i < n; i++) rule[i] = score_response(prompts[i], answers[i], ended[i]);
-    free(ended);
-    /* raw rewards: gain 1, shift 0 while scoring */
-    rm->head.gain = 1.0f;
-    rm->head.shift = 0.0f;
-    reward_model_score(rm, tok, (const char *const *)prompts, (const char *const *)answers, n, raw);
-    reward_set_normalisation(&rm->head, raw, n);
+/* The SFT model's answers the scale is set on, with the rule's and the RM's
+ * view of each. prompts[i] points into the RankingSet (not owned). */
+typedef struct {
+    int n, per;        /* answers; answers per distinct prompt */
+    char **prompts;    /* (n) */
+    char **answers;    /* (n) malloc'd */
+    float *rule;       /* (n) the hidden rule's score */
+    float *raw;        /* (n) the RM's raw reward (gain 1, shift 0) */
+} NormSample;
+
+static void free_norm_sample(NormSample *s) {
+    for (int i = 0; i < s->n; i++) free(s->answers[i]);
+    free(s->prompts);
+    free(s->answers);
+    free(s->rule);
+    free(s->raw);
+}
+
+/* Prints what the normalised rewards say next to what the hidden rule says:
+ * their mean and spread, their correlation, and the answers the RM likes
+ * least and most. */
+static void report_normalisation(const RewardModel *rm, const NormSample *s, const Options *o) {
+    int n = s->n;
     double mean = 0, var = 0, rmean = 0, rvar = 0, cov = 0;
-    for (int i = 0; i < n; i++) mean += reward_normalise(&rm->head, raw[i]), rmean += rule[i];
+    for (int i = 0; i < n; i++) mean += reward_normalise(&rm->head, s->raw[i]), rmean += s->rule[i];
     mean /= n;
     rmean /= n;
     for (int i = 0; i < n; i++) {
-        double a = reward_normalise(&rm->head, raw[i]) - mean, b = rule[i] - rmean;
+        double a = reward_normalise(&rm->head, s->raw[i]) - mean, b = s->rule[i] - rmean;
         var += a * a;
         rvar += b * b;
         cov += a * b;
@@ -356,29 +383,104 @@ static void normalise(RewardModel *rm, GPT *sft, Tokenizer *tok, const RankingSe
     printf("normalised on %d answers of the SFT model (%d %s per prompt, for the %d distinct prompts of %s):\n"
            "  reward = %.4f * raw %+.4f  -> mean %+.4f, std %.4f; hidden-rule mean %+.3f;\n"
            "  correlation of reward and rule on these answers %.3f\n",
-           n, per, o->norm_temperature > 0.0f ? "sampled" : "greedy", n / per, o->train,
+           n, s->per, o->norm_temperature > 0.0f ? "sampled" : "greedy", n / s->per, o->train,
            (double)rm->head.gain, (double)rm->head.shift, mean, sqrt(var / n), rmean, corr);
     /* the answers it likes least and most (insertion sort of indices by reward) */
     int *idx = malloc_or_die(sizeof(int) * (size_t)n, "indices");
     for (int i = 0; i < n; i++) {
         int j = i;
-        while (j > 0 && raw[idx[j - 1]] > raw[i]) { idx[j] = idx[j - 1]; j--; }
+        while (j > 0 && s->raw[idx[j - 1]] > s->raw[i]) { idx[j] = idx[j - 1]; j--; }
         idx[j] = i;
     }
     for (int k = 0; k < 6 && k < n; k++) {
         int i = k < 3 ? idx[k] : idx[n - 6 + k];
-        printf("  %s %-26s -> %-36s reward %+.2f, rule %+.1f\n", k < 3 ? "lowest " : "highest", prompts[i],
-               answers[i], (double)reward_normalise(&rm->head, raw[i]), (double)rule[i]);
+        printf("  %s %-26s -> %-36s reward %+.2f, rule %+.1f\n", k < 3 ? "lowest " : "highest", s->prompts[i],
+               s->answers[i], (double)reward_normalise(&rm->head, s->raw[i]), (double)s->rule[i]);
     }
     free(idx);
-    for (int i = 0; i < n; i++) free(answers[i]);
-    free(prompts);
-    free(answers);
-    free(rule);
-    free(raw);
+}
+
+/* Samples norm_samples answers (at norm_temperature; 0 = one greedy answer)
+ * from the SFT model for every distinct prompt of set, scores them with the
+ * RM, and sets the head's gain and shift so that those rewards have mean 0
+ * and std 1; then reports how they compare with the hidden rule. */
+static void normalise(RewardModel *rm, GPT *sft, Tokenizer *tok, const RankingSet *set, const Options *o) {
+    NormSample s = {0, o->norm_temperature > 0.0f ? o->norm_samples : 1, NULL, NULL, NULL, NULL};
+    size_t cap = (size_t)set->n * (size_t)s.per;
+    s.prompts = malloc_or_die(sizeof(char *) * cap, "prompts");
+    s.answers = malloc_or_die(sizeof(char *) * cap, "answers");
+    s.rule = malloc_or_die(sizeof(float) * cap, "rule scores");
+    s.raw = malloc_or_die(sizeof(float) * cap, "rewards");
+    for (int i = 0; i < set->n; i++) {
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = strcmp(set->r[j].prompt, set->r[i].prompt) == 0;
+        if (seen) continue;
+        for (int k = 0; k < s.per; k++) s.prompts[s.n++] = set->r[i].prompt;
+    }
+    if (s.n < 2) die("normalising needs at least 2 answers; %s has %d distinct prompts", o->train, s.n / s.per);
+    Rng rng;
+    rng_seed(&rng, (uint64_t)o->seed + 5000);
+    int *ended = malloc_or_die(sizeof(int) * (size_t)s.n, "answer ends");
+    chat_answers(sft, tok, (const char *const *)s.prompts, s.n, o->max_answer, o->norm_temperature, &rng,
+                 s.answers, ended);
+    for (int i = 0; i < s.n; i++) s.rule[i] = score_response(s.prompts[i], s.answers[i], ended[i]);
+    free(ended);
+    rm->head.gain = 1.0f;  /* raw rewards: gain 1, shift 0 while scoring */
+    rm->head.shift = 0.0f;
+    reward_model_score(rm, tok, (const char *const *)s.prompts, (const char *const *)s.answers, s.n, s.raw);
+    reward_set_normalisation(&rm->head, s.raw, s.n);
+    report_normalisation(rm, &s, o);
+    free_norm_sample(&s);
 }
 
 /* ---- reward train ---- */
+
+/* Everything one training run holds. */
+typedef struct {
+    Tokenizer tok;
+    RewardModel rm;
+    RankingSet trainset, testset;
+    RankingSet pairs;       /* --pairs-apart: every comparison its own element */
+    const RankingSet *fit;  /* what the optimiser steps through: trainset or pairs */
+    ChatBatch bt;
+    int eot;
+    AtomicFile log;
+    double *right, *count;  /* (Kmax x Kmax) held-out accuracy by rank pair, filled at the last step */
+} Run;
+
+/* Loads the tokenizer, the SFT trunk (checking that they belong together)
+ * with a fresh head, and the rankings; opens the log (kept until the run
+ * succeeds). */
+static void run_open(Run *r, const Options *o) {
+    memset(r, 0, sizeof *r);
+    tokenizer_load(&r->tok, o->tokenizer);
+    reward_model_from_trunk(&r->rm, o->model, o->head_init, (uint64_t)o->seed);
+    gpt_check_tokenizer(&r->rm.gpt, o->model, &r->tok, o->tokenizer);
+    r->rm.gpt.tokenizer_id = tokenizer_id(&r->tok);  /* the reward model records its tokenizer */
+    r->trainset = load_rankings(&r->tok, o->train, &r->rm.gpt);
+    r->testset = load_rankings(&r->tok, o->test, &r->rm.gpt);
+    r->eot = tokenizer_special_id(&r->tok, TOK_EOT);
+    if (o->pairs_apart) r->pairs = split_into_pairs(&r->trainset);
+    r->fit = o->pairs_apart ? &r->pairs : &r->trainset;
+    int K2 = r->testset.Kmax * r->testset.Kmax;
+    r->right = calloc_or_die((size_t)K2, sizeof(double), "pair table");
+    r->count = calloc_or_die((size_t)K2, sizeof(double), "pair table");
+    printf("reward: %d rankings (%s, K up to %d), %d held-out (%s); trunk %s\n", r->trainset.n, o->train,
+           r->trainset.Kmax, r->testset.n, o->test, o->model);
+    log_open(&r->log, o->log, 0);
+    fprintf(r->log.f, "step\tepoch\tloss\tloss_ema\tbatch_acc\ttest_loss\ttest_acc\ttest_top1\tlr\n");
+}
+
+static void run_free(Run *r, const Options *o) {
+    free(r->right);
+    free(r->count);
+    chat_batch_free(&r->bt);
+    if (o->pairs_apart) free_pair_set(&r->pairs);
+    free_rankings(&r->trainset);
+    free_rankings(&r->testset);
+    reward_model_free(&r->rm);
+    tokenizer_free(&r->tok);
+}
 
 static void print_pair_table(const double *right, const double *count, int Kmax) {
     printf("  accuracy by rank pair (r1 = the rule's best):");
@@ -388,132 +490,115 @@ static void print_pair_table(const double *right, const double *count, int Kmax)
     printf("\n");
 }
 
+static float top1(const RankStats *s) { return (float)s->top1 / s->n; }
+
+/* One step's line on stdout and its row in the log; te is NULL when the
+ * step did not evaluate. */
+static void log_step(AtomicFile *log, int step, int steps, int epoch, const RankStats *st, float ema, float lr,
+                     float norm, double seq_per_s, double elapsed, const RankStats *te) {
+    printf("step %4d/%d (epoch %d) | loss %.4f (ema %.4f) | pair acc %.2f | lr %.2e | norm %.2f | "
+           "%5.0f seq/s | %.0f s left\n",
+           step, steps, epoch, st->loss, ema, accuracy(st), lr, norm, seq_per_s, elapsed / step * (steps - step));
+    if (te) printf("  held-out: loss %.4f, pair accuracy %.3f, top-1 %.3f\n", te->loss, accuracy(te), top1(te));
+    fprintf(log->f, "%d\t%d\t%.5f\t%.5f\t%.4f\t", step, epoch, st->loss, ema, accuracy(st));
+    if (te) fprintf(log->f, "%.5f\t%.4f\t%.4f", te->loss, accuracy(te), top1(te));
+    else fputs("-\t-\t-", log->f);
+    fprintf(log->f, "\t%.6g\n", lr);
+    log_flush(log);
+}
+
+/* The end of the run: the summary line `make run` collects, then held-out
+ * and own-prompt accuracy (te from the last step, tr measured after). */
+static void print_results(const Run *r, const Options *o, int steps, const RankStats *te, const RankStats *tr,
+                          double train_time) {
+    char *hpath = head_path_for(o->out);
+    printf("reward model trained in %.1f s; saved %s and its head %s\n", train_time, o->out, hpath);
+    free(hpath);
+    printf("summary reward: held-out pair accuracy %.3f (chance 0.5), top-1 agreement with the rule %.3f "
+           "(chance %.2f)\n", accuracy(te), top1(te), 1.0 / r->testset.Kmax);
+    printf("results after %d steps (%d epochs%s):\n", steps, o->epochs, o->pairs_apart ? ", pairs apart" : "");
+    printf("  held-out prompts (%s): pair accuracy %.3f (chance 0.5), top-1 agreement with the rule %.3f "
+           "(chance %.2f), loss %.4f\n", o->test, accuracy(te), top1(te), 1.0 / r->testset.Kmax, te->loss);
+    print_pair_table(r->right, r->count, r->testset.Kmax);
+    printf("  its own prompts (%s): pair accuracy %.3f, top-1 %.3f, loss %.4f\n", o->train, accuracy(tr),
+           top1(tr), tr->loss);
+}
+
+/* InstructGPT step 2: for each epoch, for each batch of rankings (all
+ * C(K,2) pairs of a prompt in one element): the ranking loss, one AdamW
+ * step of trunk and head, an evaluation every eval_every steps, a log row.
+ * Then the scale PPO will see (normalise), the checkpoint, the report. */
 static void train(const Options *o) {
-    require_folder_of(o->out);  /* before anything is written, the log included */
-    require_folder_of(o->log);
-    Tokenizer tok;
-    tokenizer_load(&tok, o->tokenizer);
-    RewardModel rm;
-    reward_model_from_trunk(&rm, o->model, o->head_init, (uint64_t)o->seed);
-    instruct_check_vocab(&rm.gpt, o->model, &tok, o->tokenizer);
-    RankingSet trainset = load_rankings(&tok, o->train, &rm.gpt);
-    RankingSet testset = load_rankings(&tok, o->test, &rm.gpt);
-    int eot = tokenizer_special_id(&tok, TOK_EOT);
-    /* what the optimiser steps through: the rankings (InstructGPT), or with
-     * --pairs-apart each comparison on its own */
-    RankingSet pairs = {0};
-    if (o->pairs_apart) pairs = split_into_pairs(&trainset);
-    const RankingSet *fit = o->pairs_apart ? &pairs : &trainset;
+    Run r;
+    run_open(&r, o);
+    const RankingSet *fit = r.fit;
     int B = o->batch < fit->n ? o->batch : fit->n;
     int steps_per_epoch = (fit->n + B - 1) / B, steps = steps_per_epoch * o->epochs;
-    printf("reward: %d rankings (%s, K up to %d), %d held-out (%s); trunk %s\n", trainset.n, o->train,
-           trainset.Kmax, testset.n, o->test, o->model);
     printf("training on %d %s: %d epochs x %d steps of %d\n", fit->n,
            o->pairs_apart ? "pairs, each its own batch element (--pairs-apart)" : "rankings, all pairs of one in one batch element",
            o->epochs, steps_per_epoch, B);
-
-    FILE *log = fopen_or_die(o->log, "w");
-    fprintf(log, "step\tepoch\tloss\tloss_ema\tbatch_acc\ttest_loss\ttest_acc\ttest_top1\tlr\n");
-    ChatBatch bt = {0};
-    RankStats te = evaluate(&rm, &testset, &bt, eot, EVAL_PROMPTS, NULL, NULL);
+    RankStats te = evaluate(&r.rm, &r.testset, &r.bt, r.eot, EVAL_PROMPTS, NULL, NULL);
     printf("step 0: held-out loss %.4f (log 2 = %.4f when every reward ties), pair accuracy %.3f\n",
            te.loss, 0.693147, accuracy(&te));
-    fprintf(log, "0\t0\t-\t-\t-\t%.5f\t%.4f\t%.4f\t0\n", te.loss, accuracy(&te), (float)te.top1 / te.n);
+    fprintf(r.log.f, "0\t0\t-\t-\t-\t%.5f\t%.4f\t%.4f\t0\n", te.loss, accuracy(&te), top1(&te));
+    log_flush(&r.log);
 
     int *order = malloc_or_die(sizeof(int) * (size_t)fit->n, "order");
     for (int i = 0; i < fit->n; i++) order[i] = i;
     const Ranking **rk = malloc_or_die(sizeof(Ranking *) * (size_t)B, "batch rankings");
-    /* held-out accuracy by rank pair (right / count at [i*Kmax + j]) */
-    int K2 = testset.Kmax * testset.Kmax;
-    double *right = calloc_or_die((size_t)K2, sizeof(double), "pair table");
-    double *count = calloc_or_die((size_t)K2, sizeof(double), "pair table");
     Rng rng;
     rng_seed(&rng, (uint64_t)o->seed + 6000);
     AdamWConfig adam = {0.9f, 0.999f, 1e-8f, o->weight_decay};
     float ema = 0.0f;
     double t_start = now_seconds();
-    int step = 0;
-    for (int epoch = 1; epoch <= o->epochs; epoch++) {
-        /* each epoch sees every element once, in a new order */
-        rng_shuffle(&rng, order, fit->n);
+    for (int epoch = 1, step = 0; epoch <= o->epochs; epoch++) {
+        rng_shuffle(&rng, order, fit->n);  /* each epoch sees every element once, in a new order */
         for (int i0 = 0; i0 < fit->n; i0 += B) {
             step++;
             double t0 = now_seconds();
-            int nb = fit->n - i0 < B ? fit->n - i0 : B;
-            for (int b = 0; b < nb; b++) rk[b] = &fit->r[order[i0 + b]];
-            RankStats st = ranking_step(&rm, rk, nb, &bt, eot, 1, NULL, 0, NULL);
+            int nb = fit->n - i0 < B ? fit->n - i0 : B, last = step == steps;
+            for (int b = 0; b < nb; b++) rk[b] = &fit->r[order[i0 + b]];            /* a batch of rankings */
+            RankStats st = ranking_step(&r.rm, rk, nb, &r.bt, r.eot, 1, NULL, 0, NULL);  /* loss, gradient */
             die_if_not_finite("the ranking loss", st.loss, step);
-            float norm = head_clip_together(&rm.head, rm.gpt.grads_memory, rm.gpt.num_parameters, o->clip);
+            float norm = head_clip_together(&r.rm.head, r.rm.gpt.grads_memory, r.rm.gpt.num_parameters, o->clip);
             die_if_not_finite("the gradient norm", norm, step);
             float lr = lr_cosine(step - 1, steps, o->warmup, o->lr, o->lr * o->min_lr_frac);
-            gpt_update(&rm.gpt, lr, &adam);
-            head_update(&rm.head, lr, &adam);
-            double seq_per_s = bt.B / (now_seconds() - t0);  /* before evaluate() reuses bt */
+            gpt_update(&r.rm.gpt, lr, &adam);                                       /* trunk and head */
+            head_update(&r.rm.head, lr, &adam);
+            double seq_per_s = r.bt.B / (now_seconds() - t0);  /* before evaluate() reuses bt */
             ema = step == 1 ? st.loss : 0.9f * ema + 0.1f * st.loss;
-            int evaluated = step % o->eval_every == 0 || step == steps;
-            if (evaluated) {  /* the last evaluation also fills the table by rank pair */
-                int last = step == steps;
-                te = evaluate(&rm, &testset, &bt, eot, EVAL_PROMPTS, last ? right : NULL, last ? count : NULL);
-            }
-            double elapsed = now_seconds() - t_start, left = elapsed / step * (steps - step);
-            printf("step %4d/%d (epoch %d) | loss %.4f (ema %.4f) | pair acc %.2f | lr %.2e | norm %.2f | "
-                   "%5.0f seq/s | %.0f s left\n",
-                   step, steps, epoch, st.loss, ema, accuracy(&st), lr, norm, seq_per_s, left);
-            if (evaluated) printf("  held-out: loss %.4f, pair accuracy %.3f, top-1 %.3f\n", te.loss, accuracy(&te), (float)te.top1 / te.n);
-            fprintf(log, "%d\t%d\t%.5f\t%.5f\t%.4f\t", step, epoch, st.loss, ema, accuracy(&st));
-            if (evaluated) fprintf(log, "%.5f\t%.4f\t%.4f", te.loss, accuracy(&te), (float)te.top1 / te.n);
-            else fputs("-\t-\t-", log);
-            fprintf(log, "\t%.6g\n", lr);
-            fflush(log);
+            int evaluated = step % o->eval_every == 0 || last;
+            if (evaluated)  /* held-out; the last evaluation also fills the table by rank pair */
+                te = evaluate(&r.rm, &r.testset, &r.bt, r.eot, EVAL_PROMPTS, last ? r.right : NULL,
+                              last ? r.count : NULL);
+            log_step(&r.log, step, steps, epoch, &st, ema, lr, norm, seq_per_s, now_seconds() - t_start,
+                     evaluated ? &te : NULL);
         }
     }
-    fclose(log);
     double train_time = now_seconds() - t_start;
-
-    /* how it ranks its own prompts (the held-out ones: te, from the last step) */
-    RankStats tr = evaluate(&rm, &trainset, &bt, eot, EVAL_PROMPTS, NULL, NULL);
-
-    /* the scale PPO will see */
+    RankStats tr = evaluate(&r.rm, &r.trainset, &r.bt, r.eot, EVAL_PROMPTS, NULL, NULL);  /* its own prompts */
     GPT sft;
     gpt_load(&sft, o->model);
-    normalise(&rm, &sft, &tok, &trainset, o);
+    normalise(&r.rm, &sft, &r.tok, &r.trainset, o);  /* the scale PPO will see */
     gpt_free(&sft);
-    reward_model_save(&rm, o->out);
-    char *hpath = head_path_for(o->out);
-    printf("reward model trained in %.1f s; saved %s and its head %s\n", train_time, o->out, hpath);
-    free(hpath);
-    printf("summary reward: held-out pair accuracy %.3f (chance 0.5), top-1 agreement with the rule %.3f "
-           "(chance %.2f)\n", accuracy(&te), (float)te.top1 / te.n, 1.0 / testset.Kmax);
-    printf("results after %d steps (%d epochs%s):\n", steps, o->epochs, o->pairs_apart ? ", pairs apart" : "");
-    printf("  held-out prompts (%s): pair accuracy %.3f (chance 0.5), top-1 agreement with the rule %.3f "
-           "(chance %.2f), loss %.4f\n",
-           o->test, accuracy(&te), (float)te.top1 / te.n, 1.0 / testset.Kmax, te.loss);
-    print_pair_table(right, count, testset.Kmax);
-    printf("  its own prompts (%s): pair accuracy %.3f, top-1 %.3f, loss %.4f\n", o->train, accuracy(&tr),
-           (float)tr.top1 / tr.n, tr.loss);
-
-    free(right);
-    free(count);
+    reward_model_save(&r.rm, o->out);
+    log_commit(&r.log);
+    print_results(&r, o, steps, &te, &tr, train_time);
     free(order);
     free(rk);
-    chat_batch_free(&bt);
-    if (o->pairs_apart) free_pair_set(&pairs);
-    free_rankings(&trainset);
-    free_rankings(&testset);
-    reward_model_free(&rm);
-    tokenizer_free(&tok);
+    run_free(&r, o);
 }
 
 /* ---- reward score ---- */
 
 static void score(const Options *o) {
-    if (!o->prompt) die("'reward score' needs --prompt TEXT (see reward --help)");
-    if (!o->response) die("'reward score' needs --response TEXT (see reward --help)");
+    if (!o->prompt) die("'reward score' needs --prompt TEXT (see reward score --help)");
+    if (!o->response) die("'reward score' needs --response TEXT (see reward score --help)");
     Tokenizer tok;
     tokenizer_load(&tok, o->tokenizer);
     RewardModel rm;
     reward_model_load(&rm, o->model);
-    instruct_check_vocab(&rm.gpt, o->model, &tok, o->tokenizer);
+    gpt_check_tokenizer(&rm.gpt, o->model, &tok, o->tokenizer);
     float r;
     reward_model_score(&rm, &tok, &o->prompt, &o->response, 1, &r);
     printf("reward %+.3f   (the hidden rule says %+.1f)\n", (double)r,
@@ -524,130 +609,46 @@ static void score(const Options *o) {
 
 /* ---- main ---- */
 
-static void usage(void) {
-    Options t = train_defaults(), s = score_defaults();
-    printf("usage: reward train [flags]   train a reward model on ranked responses (InstructGPT step 2)\n"
-           "       reward score [flags]   print the reward of one prompt and response\n"
-           "train flags (default):\n"
-           "  --model PATH         the SFT checkpoint: the trunk to start from, and the policy\n"
-           "                       whose answers set the reward's scale (%s)\n"
-           "  --tokenizer PATH     tokenizer merges (%s)\n"
-           "  --train PATH         rankings, prompt<TAB>best<TAB>...<TAB>worst (%s)\n"
-           "  --test PATH          held-out rankings (%s)\n"
-           "  --out PATH           reward model to write; its head goes beside it as .head (%s)\n"
-           "  --log PATH           TSV log, one row per step (%s)\n"
-           "  --epochs N           passes over the rankings (%d)\n"
-           "  --batch N            prompts per step, each with all its K responses (%d)\n"
-           "  --lr X               peak learning rate (%g)\n"
-           "  --warmup N           warm-up steps (%d)\n"
-           "  --min-lr-frac X      final lr as a fraction of the peak, cosine decay (%g)\n"
-           "  --weight-decay X     AdamW decay on 2-D weights (%g)\n"
-           "  --clip X             gradient-norm clip (%g)\n"
-           "  --head-init X        std of the head's initial weights; 0 = all rewards tie (%g)\n"
-           "  --pairs-apart        ablation: each of the C(K,2) pairs its own batch element\n"
-           "  --eval-every N       held-out accuracy every N steps (%d)\n"
-           "  --norm-samples N     SFT answers per prompt that set mean 0 / std 1 (%d)\n"
-           "  --norm-temperature X their sampling temperature; 0 = one greedy answer (%g)\n"
-           "  --max-answer N       tokens an SFT answer may take (%d)\n"
-           "score flags (default):\n"
-           "  --model PATH         reward model (%s, with its .head)\n"
-           "  --tokenizer PATH     tokenizer merges (%s)\n"
-           "  --prompt TEXT        the question, e.g. \"where is the owl ?\" (required)\n"
-           "  --response TEXT      the answer, e.g. \"it is in the barn .\" (required)\n"
-           "common flags:\n"
-           "  --seed N             random seed (%d)\n"
-           "  --threads N          OpenMP threads, 0 = all cores (0)\n"
-           "  --fast               tiny settings for tests (seconds)\n"
-           "  --help               this text\n",
-           t.model, t.tokenizer, t.train, t.test, t.out, t.log, t.epochs, t.batch, (double)t.lr,
-           t.warmup, (double)t.min_lr_frac, (double)t.weight_decay, (double)t.clip,
-           (double)t.head_init, t.eval_every, t.norm_samples, (double)t.norm_temperature,
-           t.max_answer, s.model, s.tokenizer, t.seed);
+/* `reward score` reads the trained reward model by default. */
+static Options score_defaults(void) {
+    Options o = defaults();
+    o.model = "out/reward.bin";
+    return o;
 }
 
-enum {
-    OPT_MODEL = 256, OPT_TOKENIZER, OPT_TRAIN, OPT_TEST, OPT_OUT, OPT_LOG, OPT_EPOCHS, OPT_BATCH,
-    OPT_LR, OPT_WARMUP, OPT_MINLR, OPT_WD, OPT_CLIP, OPT_HEADINIT, OPT_PAIRS, OPT_EVAL, OPT_NORMS, OPT_NORMT,
-    OPT_MAXANS, OPT_PROMPT, OPT_RESPONSE, OPT_SEED, OPT_THREADS, OPT_FAST, OPT_HELP
-};
-
-/* Parses argv (after the sub-command) into o; --fast is applied first so that
- * explicit flags win. Flags of the other sub-command are refused. */
-static void parse_flags(Options *o, int is_train, int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"model", 1, 0, OPT_MODEL}, {"tokenizer", 1, 0, OPT_TOKENIZER}, {"train", 1, 0, OPT_TRAIN},
-        {"test", 1, 0, OPT_TEST}, {"out", 1, 0, OPT_OUT}, {"log", 1, 0, OPT_LOG},
-        {"epochs", 1, 0, OPT_EPOCHS}, {"batch", 1, 0, OPT_BATCH}, {"lr", 1, 0, OPT_LR},
-        {"warmup", 1, 0, OPT_WARMUP}, {"min-lr-frac", 1, 0, OPT_MINLR},
-        {"weight-decay", 1, 0, OPT_WD}, {"clip", 1, 0, OPT_CLIP}, {"head-init", 1, 0, OPT_HEADINIT},
-        {"pairs-apart", 0, 0, OPT_PAIRS},
-        {"eval-every", 1, 0, OPT_EVAL}, {"norm-samples", 1, 0, OPT_NORMS},
-        {"norm-temperature", 1, 0, OPT_NORMT}, {"max-answer", 1, 0, OPT_MAXANS},
-        {"prompt", 1, 0, OPT_PROMPT}, {"response", 1, 0, OPT_RESPONSE}, {"seed", 1, 0, OPT_SEED},
-        {"threads", 1, 0, OPT_THREADS}, {"fast", 0, 0, OPT_FAST}, {"help", 0, 0, OPT_HELP},
-        {0, 0, 0, 0}};
-    if (is_train) for (int i = 1; i < argc; i++) if (strcmp(argv[i], "--fast") == 0) apply_fast(o);
-    const char *mode = is_train ? "train" : "score";
-    int opt, idx = 0;
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
-        const char *a = optarg;
-        int common = opt == OPT_MODEL || opt == OPT_TOKENIZER || opt == OPT_SEED || opt == OPT_THREADS ||
-                     opt == OPT_FAST || opt == OPT_HELP || opt == '?' || opt == ':';
-        int score_only = opt == OPT_PROMPT || opt == OPT_RESPONSE;
-        if (!common && (is_train ? score_only : !score_only)) {
-            die("--%s is a flag of 'reward %s', not 'reward %s' (see reward --help)", longopts[idx].name,
-                is_train ? "score" : "train", mode);
-        }
-        switch (opt) {
-        case OPT_MODEL: o->model = a; break;
-        case OPT_TOKENIZER: o->tokenizer = a; break;
-        case OPT_TRAIN: o->train = a; break;
-        case OPT_TEST: o->test = a; break;
-        case OPT_OUT: o->out = a; break;
-        case OPT_LOG: o->log = a; break;
-        case OPT_EPOCHS: o->epochs = (int)parse_long_flag("epochs", a, 1, 1000000); break;
-        case OPT_BATCH: o->batch = (int)parse_long_flag("batch", a, 1, 4096); break;
-        case OPT_LR: o->lr = parse_float_flag("lr", a, 0.0f, 1.0f); break;
-        case OPT_WARMUP: o->warmup = (int)parse_long_flag("warmup", a, 0, 10000000); break;
-        case OPT_MINLR: o->min_lr_frac = parse_float_flag("min-lr-frac", a, 0.0f, 1.0f); break;
-        case OPT_WD: o->weight_decay = parse_float_flag("weight-decay", a, 0.0f, 10.0f); break;
-        case OPT_CLIP: o->clip = parse_float_flag("clip", a, 0.0f, 1e6f); break;
-        case OPT_PAIRS: o->pairs_apart = 1; break;
-        case OPT_HEADINIT: o->head_init = parse_float_flag("head-init", a, 0.0f, 10.0f); break;
-        case OPT_EVAL: o->eval_every = (int)parse_long_flag("eval-every", a, 1, 10000000); break;
-        case OPT_NORMS: o->norm_samples = (int)parse_long_flag("norm-samples", a, 1, 10000); break;
-        case OPT_NORMT: o->norm_temperature = parse_float_flag("norm-temperature", a, 0.0f, 10.0f); break;
-        case OPT_MAXANS: o->max_answer = (int)parse_long_flag("max-answer", a, 1, 4096); break;
-        case OPT_PROMPT: o->prompt = a; break;
-        case OPT_RESPONSE: o->response = a; break;
-        case OPT_SEED: o->seed = (int)parse_long_flag("seed", a, 0, 2147483647); break;
-        case OPT_THREADS: o->threads = (int)parse_long_flag("threads", a, 0, 1024); break;
-        case OPT_FAST: break;  /* applied above */
-        case OPT_HELP: usage(); exit(0);
-        case ':': die("%s needs a value (see reward --help)", argv[optind - 1]);
-        default: die("unknown flag %s for reward %s (see reward --help)", argv[optind - 1], mode);
-        }
+/* The head goes beside --out: it too is proven writable before any work,
+ * and may not be a file the run reads. */
+static void check_head_out(const Options *o) {
+    char *hpath = head_path_for(o->out);
+    require_writable(hpath);
+    if (same_file(hpath, o->model) || same_file(hpath, o->train) || same_file(hpath, o->test) ||
+        same_file(hpath, o->tokenizer) || same_file(hpath, o->log)) {
+        die("--out %s would write its head to %s, a file this run reads or writes (see reward train --help)",
+            o->out, hpath);
     }
-    if (optind < argc) die("unexpected argument '%s' (see reward --help)", argv[optind]);
+    free(hpath);
 }
 
 #ifndef TESTING
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);  /* progress lines appear as they happen, even in a pipe */
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage();
+    static const char *const commands[] = {"train", "score"};
+    int command = cli_command(argc, argv, "reward", commands, 2);
+    if (command < 0) {  /* no command, or --help: the help of both */
+        Options t = defaults(), s = score_defaults();
+        train_flags(&t, -1, NULL);
+        score_flags(&s, -1, NULL);
         return argc < 2 ? 1 : 0;
     }
-    int is_train = strcmp(argv[1], "train") == 0;
-    if (!is_train && strcmp(argv[1], "score") != 0) {
-        die("unknown command '%s': expected train or score (see reward --help)", argv[1]);
-    }
-    Options o = is_train ? train_defaults() : score_defaults();
-    parse_flags(&o, is_train, argc - 1, argv + 1);
+    Options o = command == 0 ? defaults() : score_defaults();
+    if (command == 0) train_flags(&o, argc - 1, argv + 1); else score_flags(&o, argc - 1, argv + 1);
     set_threads(o.threads);
-    if (is_train) train(&o); else score(&o);
+    if (command == 0) {
+        check_head_out(&o);
+        train(&o);
+    } else {
+        score(&o);
+    }
     return 0;
 }
 #endif

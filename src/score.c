@@ -1,17 +1,22 @@
-/* score.c — ranking candidate answers by log-probability, and greedy
- * generation with stop tokens: no gradient anywhere. See score.h for the
- * contracts.
+/* score.c — ranking candidate answers by log-probability, greedy generation
+ * with stop tokens, and the induction-head probe: no gradient anywhere. See
+ * score.h for the contracts.
  *
- * What to step through: score_continuation is the whole of GPT-2's zero-shot
- * method in ten lines. One forward pass over prompt+answer; row t of the
- * logits is the model's distribution over the token at t+1; the answer's
- * tokens sit at positions nctx .. nctx+ncand-1, so rows nctx-1 .. nctx+ncand-2
- * predict them, and log-softmax picks out their log-probabilities.
+ * What to step through: score_candidates, which rungs 2 and 3 call for every
+ * question (rank_item in gpt2_zeroshot.c, rank_query in gpt3_fewshot.c). One
+ * forward pass over prompt+answer; row t of the logits is the model's
+ * distribution over the token at t+1; the answer's tokens sit at positions
+ * nctx .. nctx+ncand-1, so rows nctx-1 .. nctx+ncand-2 predict them, and
+ * log-softmax picks out their log-probabilities (score_row). The rungs ask
+ * all candidates at once, one row of the batch each; score_continuation does
+ * the same for one candidate in ten lines, the plain reference the batched
+ * version is tested against (tests/test_score.c).
  */
 #include "score.h"
 #include "util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +112,63 @@ const float *score_attention(const GPT *m, int l, int b, int h) {
     return m->acts.att + (size_t)l * layer + ((size_t)b * c->NH + (size_t)h) * T * T;
 }
 
+/* ---- the induction-head probe ---- */
+
+void induction_init(Induction *ind, const GPTConfig *c) {
+    memset(ind, 0, sizeof *ind);
+    ind->L = c->L;
+    ind->NH = c->NH;
+    ind->match = calloc_or_die((size_t)c->L * c->NH, sizeof(double), "induction scores");
+    ind->other = calloc_or_die((size_t)c->L * c->NH, sizeof(double), "induction scores");
+}
+
+void induction_free(Induction *ind) {
+    free(ind->match);
+    free(ind->other);
+    ind->match = ind->other = NULL;
+}
+
+void induction_add(Induction *ind, const GPT *m, int last, const int *pos, int k, int match) {
+    int T = m->T, NH = ind->NH;
+    for (int l = 0; l < ind->L; l++) {
+        for (int h = 0; h < NH; h++) {
+            const float *row = score_attention(m, l, 0, h) + (size_t)last * T;  /* what the last position attends to */
+            ind->match[l * NH + h] += row[pos[match]];
+            double other = 0.0;
+            for (int i = 0; i < k; i++) if (i != match) other += row[pos[i]];
+            if (k > 1) ind->other[l * NH + h] += other / (k - 1);
+        }
+    }
+    ind->uniform += 1.0 / (last + 1);
+    ind->n++;
+    ind->nother += k > 1;
+}
+
+void induction_print(const Induction *ind, int k) {
+    if (ind->n == 0) return;
+    int best = 0, NH = ind->NH;
+    for (int i = 1; i < ind->L * NH; i++) if (ind->match[i] > ind->match[best]) best = i;
+    printf("  k=%d: attention of the last position to the matching value: best head l%d h%d %.3f",
+           k, best / NH, best % NH, ind->match[best] / ind->n);
+    if (ind->nother) printf(", to the other values %.3f", ind->other[best] / ind->nother);
+    printf(" (attending evenly: %.3f)\n", ind->uniform / ind->n);
+}
+
+void induction_print_grid(const Induction *ind, int k) {
+    if (ind->n == 0 || ind->nother == 0) return;
+    int NH = ind->NH;
+    printf("  k=%d, every head: attention to the matching value / to the other values\n      ", k);
+    for (int h = 0; h < NH; h++) printf("     head %-4d", h);
+    printf("\n");
+    for (int l = 0; l < ind->L; l++) {
+        printf("  block %d", l);
+        for (int h = 0; h < NH; h++) {
+            printf("   %.3f/%.3f", ind->match[l * NH + h] / ind->n, ind->other[l * NH + h] / ind->nother);
+        }
+        printf("\n");
+    }
+}
+
 /* ---- greedy generation ---- */
 
 int generate_sampled(GPT *m, const int *ctx, int nctx, int *out, int max_new, const unsigned char *stop,
@@ -161,6 +223,17 @@ int *encode_prompt(Tokenizer *tok, const char *text, int *n) {
     free(body);
     free(doc);
     return tokens;
+}
+
+int prompt_token_at(const Tokenizer *tok, const int *tokens, int n, int at) {
+    int off = 0;  /* bytes of "\n" + text before tokens[i] */
+    for (int i = 1; i < n; i++) {
+        int len;
+        tokenizer_token_bytes(tok, tokens[i], &len);
+        if (at + 1 >= off && at + 1 < off + len) return i;
+        off += len;
+    }
+    return -1;
 }
 
 int *encode_answer(Tokenizer *tok, const char *word, int *n) {

@@ -16,6 +16,9 @@
  * Both are plain forward passes: no gradient, no state kept between calls.
  * Generation is gpt_sample's (see gpt.h) at temperature 0.
  *
+ * Looking inside: the attention weights of the last forward pass, and the
+ * induction-head probe that rung 3 runs on its pairing task.
+ *
  * Shapes: T time, V vocabulary, Vp V padded; a candidate is a token array.
  */
 #ifndef GPTLADDER_SCORE_H
@@ -62,6 +65,36 @@ int score_best(const Score *s, int n, int by_mean);
  * function is the one place that knows it. */
 const float *score_attention(const GPT *m, int l, int b, int h);
 
+/* The induction-head probe (rung 3's pairing task). In a prompt "car -> four
+ * . owl -> seven . car ->" the answer is the token after the earlier "car
+ * ->". An induction head does exactly that lookup: at the last position it
+ * attends to the token that followed the previous occurrence of the current
+ * context. So for every block and head the probe sums the attention from the
+ * prompt's last position to the matching definition's value ("four"), and,
+ * for contrast, the mean attention to the other shots' values ("seven"). A
+ * head that has formed puts most of its weight on the match and little on
+ * the others. */
+typedef struct {
+    int L, NH;
+    double *match, *other;  /* (L*NH) summed attention */
+    double uniform;         /* summed 1/(positions seen): what attending evenly gives */
+    int n, nother;          /* prompts summed (with at least two shots, for other) */
+} Induction;
+
+/* Zeroed sums for a model of config c; free with induction_free. */
+void induction_init(Induction *ind, const GPTConfig *c);
+void induction_free(Induction *ind);
+
+/* Adds one prompt: the attention of the last gpt_forward's batch row 0 from
+ * position `last` to the values at pos[0..k), pos[match] being the one that
+ * answers (k >= 1). */
+void induction_add(Induction *ind, const GPT *m, int last, const int *pos, int k, int match);
+
+/* The head that attends most to the matching value, for k shots (one line),
+ * and every head's two sums as a grid; nothing when no prompt was added. */
+void induction_print(const Induction *ind, int k);
+void induction_print_grid(const Induction *ind, int k);
+
 /* ---- greedy generation with stop tokens ---- */
 
 /* Continues ctx[0..nctx) greedily (gpt_sample at temperature 0) for at most
@@ -90,6 +123,11 @@ unsigned char *stop_tokens(const Tokenizer *tok, const char *chars, int with_eot
  * token files hold "...<|endoftext|>\n" between documents). Returns a malloc'd
  * array, its length in *n. */
 int *encode_prompt(Tokenizer *tok, const char *text, int *n);
+
+/* The index in tokens[0..n) (encode_prompt's: <|endoftext|>, then "\n" and
+ * the text) of the token that holds byte `at` of the text, or -1: where in
+ * the prompt a word of its text sits (the induction probe reads there). */
+int prompt_token_at(const Tokenizer *tok, const int *tokens, int n, int at);
 
 /* The tokens of " " + word: how a candidate answer follows a prompt in the
  * corpus's one-space-between-words text. Malloc'd, length in *n (>= 1). */

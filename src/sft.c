@@ -94,7 +94,7 @@ static void parse_flags(Options *o, int argc, char **argv) {
         FLAG_END};
     Cli cli = {"sft", "fine-tune a pretrained GPT on prompt/answer demonstrations\n"
                       "                    (InstructGPT step 1), loss on the answer and end-of-text only",
-               flags, &o->seed, &o->threads};
+               flags, &o->seed, &o->threads, NULL};
     cli_parse(&cli, argc, argv);
 }
 
@@ -242,121 +242,166 @@ static void print_eval(const char *name, const Eval *e) {
 
 /* ---- the run ---- */
 
-static void sft(const Options *o) {
+/* Everything one SFT run holds: the tokenizer, the model, the data and the
+ * held-out answers before and after (to set side by side at the end). */
+typedef struct {
     Tokenizer tok;
-    tokenizer_load(&tok, o->tokenizer);
     GPT m;
-    gpt_load(&m, o->model);
-    instruct_check_vocab(&m, o->model, &tok, o->tokenizer);
-    PairSet train = load_pairs(&tok, o->train, &m);
-    PairSet test = load_pairs(&tok, o->test, &m);
-    int eot = tokenizer_special_id(&tok, TOK_EOT);
-    printf("sft: %d demonstrations (%s), %d held-out prompts (%s), from %s (%zu parameters)\n",
-           train.n, o->train, test.n, o->test, o->model, m.num_parameters);
-
+    PairSet train, test;
+    ChatBatch bt;
+    int eot;
     AtomicFile log;
-    log_open(&log, o->log, 0);
-    fprintf(log.f, "step\ttrain_loss\ttrain_loss_ema\ttest_loss\ttrain_score\ttest_score\t"
-                 "test_colour\ttest_place\ttest_sum\ttest_unknown\tlr\n");
-    ChatBatch bt = {0};
+    char **before, **after;       /* (test.n) greedy answers of the pretrained and the SFT model */
+    int *before_ended, *after_ended;
+} Run;
 
-    /* before: the pretrained model, asked in the chat format */
-    char **before = malloc_or_die(sizeof(char *) * (size_t)test.n, "answers");
-    int *before_ended = malloc_or_die(sizeof(int) * (size_t)test.n, "answer ends");
+/* Loads the tokenizer, the model (checking that they belong together) and
+ * the demonstrations, and opens the log (kept until the run succeeds). */
+static void run_open(Run *r, const Options *o) {
+    memset(r, 0, sizeof *r);
+    tokenizer_load(&r->tok, o->tokenizer);
+    gpt_load(&r->m, o->model);
+    gpt_check_tokenizer(&r->m, o->model, &r->tok, o->tokenizer);
+    r->m.tokenizer_id = tokenizer_id(&r->tok);  /* the SFT checkpoint records its tokenizer */
+    r->train = load_pairs(&r->tok, o->train, &r->m);
+    r->test = load_pairs(&r->tok, o->test, &r->m);
+    r->eot = tokenizer_special_id(&r->tok, TOK_EOT);
+    printf("sft: %d demonstrations (%s), %d held-out prompts (%s), from %s (%zu parameters)\n",
+           r->train.n, o->train, r->test.n, o->test, o->model, r->m.num_parameters);
+    log_open(&r->log, o->log, 0);
+    fprintf(r->log.f, "step\ttrain_loss\ttrain_loss_ema\ttest_loss\ttrain_score\ttest_score\t"
+                      "test_colour\ttest_place\ttest_sum\ttest_unknown\tlr\n");
+    size_t n = (size_t)r->test.n;
+    r->before = calloc_or_die(n, sizeof(char *), "answers");
+    r->after = calloc_or_die(n, sizeof(char *), "answers");
+    r->before_ended = calloc_or_die(n, sizeof(int), "answer ends");
+    r->after_ended = calloc_or_die(n, sizeof(int), "answer ends");
+}
+
+static void run_free(Run *r) {
+    for (int i = 0; i < r->test.n; i++) {
+        free(r->before[i]);
+        free(r->after[i]);
+    }
+    free(r->before);
+    free(r->after);
+    free(r->before_ended);
+    free(r->after_ended);
+    chat_batch_free(&r->bt);
+    free_pairs(&r->train);
+    free_pairs(&r->test);
+    gpt_free(&r->m);
+    tokenizer_free(&r->tok);
+}
+
+/* Batches drawn without replacement from an order reshuffled whenever it
+ * runs out: every demonstration is seen once before any is seen twice. */
+typedef struct {
+    int *order, next, n;
+    Rng rng;
+} Sampler;
+
+static void sampler_init(Sampler *s, int n, int seed) {
+    s->order = malloc_or_die(sizeof(int) * (size_t)n, "order");
+    for (int i = 0; i < n; i++) s->order[i] = i;
+    s->n = n;
+    s->next = n;  /* forces a shuffle before the first batch */
+    rng_seed(&s->rng, (uint64_t)seed + 4000);
+}
+
+static void draw_batch(Sampler *s, const PairSet *train, const Chat **ptrs, int B) {
+    for (int b = 0; b < B; b++) {
+        if (s->next == s->n) {
+            rng_shuffle(&s->rng, s->order, s->n);
+            s->next = 0;
+        }
+        ptrs[b] = &train->chats[s->order[s->next++]];
+    }
+}
+
+/* One line of progress on stdout (and the held-out line after an evaluation). */
+static void print_step(int step, int steps, float loss, float ema, float lr, float norm, double tok_per_s,
+                       double elapsed, const Eval *tr, const Eval *te) {
+    printf("step %4d/%d | loss %.4f (ema %.4f) | lr %.2e | norm %.2f | %6.0f tok/s | %.0f s left\n",
+           step, steps, loss, ema, lr, norm, tok_per_s, elapsed / step * (steps - step));
+    if (te) printf("  held-out: answer loss %.4f, score %+.3f | demonstrated: score %+.3f\n",
+                   te->loss, te->score, tr->score);
+}
+
+/* The end of the run: the held-out answers before and after, side by side,
+ * the scores by kind of question, and the summary line `make run` collects. */
+static void print_results(const Run *r, const Options *o, const Eval *train0, const Eval *test0,
+                          const Eval *tr, const Eval *te, double seconds) {
+    const PairSet *test = &r->test;
+    printf("SFT done in %.1f s; checkpoint %s\n", seconds, o->out);
+    int show = o->show < test->n ? o->show : test->n;
+    if (show > 0) printf("held-out prompts (score: before -> after):\n");
+    for (int i = 0; i < show; i++) {
+        printf("  %s\n    before %+.1f: %s%s\n    after  %+.1f: %s%s\n", test->prompts[i],
+               score_response(test->prompts[i], r->before[i], r->before_ended[i]), r->before[i],
+               r->before_ended[i] ? "" : " ...(no end)",
+               score_response(test->prompts[i], r->after[i], r->after_ended[i]), r->after[i],
+               r->after_ended[i] ? "" : " ...(no end)");
+    }
+    printf("results (held-out %s, greedy answers, mean score_response in [-1.5, +1.5]):\n", o->test);
+    print_eval("before (pretrained)", test0);
+    print_eval("after SFT", te);
+    printf("  demonstrated prompts: score %+.3f -> %+.3f\n", train0->score, tr->score);
+    printf("summary sft: held-out hidden-rule score %+.3f (pretrained) -> %+.3f (SFT); answer loss %.3f -> %.3f\n",
+           test0->score, te->score, test0->loss, te->loss);
+}
+
+/* InstructGPT step 1: measure the pretrained model, then for each step draw
+ * a batch of demonstrations, take one AdamW step on the answer-only loss,
+ * evaluate every eval_every steps and log; save; report. */
+static void sft(const Options *o) {
+    Run r;
+    run_open(&r, o);
     double t_start = now_seconds();
-    Eval train0 = evaluate(&m, &tok, &train, &bt, o->max_answer, NULL, NULL);
-    Eval test0 = evaluate(&m, &tok, &test, &bt, o->max_answer, before, before_ended);
+    Eval train0 = evaluate(&r.m, &r.tok, &r.train, &r.bt, o->max_answer, NULL, NULL);
+    Eval test0 = evaluate(&r.m, &r.tok, &r.test, &r.bt, o->max_answer, r.before, r.before_ended);
     printf("before SFT (the pretrained model), greedy answers (%.1f s):\n", now_seconds() - t_start);
     print_eval("demonstrated prompts", &train0);
     print_eval("held-out prompts", &test0);
-    log_row(&log, 0, NAN, NAN, &train0, &test0, 0.0f);
+    log_row(&r.log, 0, NAN, NAN, &train0, &test0, 0.0f);
 
-    /* training: batches drawn without replacement from a reshuffled order */
-    int B = o->batch < train.n ? o->batch : train.n;
-    int *order = malloc_or_die(sizeof(int) * (size_t)train.n, "order");
-    for (int i = 0; i < train.n; i++) order[i] = i;
-    int next = train.n;  /* forces a shuffle before the first batch */
+    int B = o->batch < r.train.n ? o->batch : r.train.n;
     const Chat **ptrs = malloc_or_die(sizeof(Chat *) * (size_t)B, "batch chats");
-    Rng rng;
-    rng_seed(&rng, (uint64_t)o->seed + 4000);
+    Sampler sampler;
+    sampler_init(&sampler, r.train.n, o->seed);
     AdamWConfig adam = {0.9f, 0.999f, 1e-8f, o->weight_decay};
     float ema = 0.0f;
     Eval tr = train0, te = test0;
-    /* the last evaluation keeps its answers, to set beside the ones before */
-    char **after = calloc_or_die((size_t)test.n, sizeof(char *), "answers");
-    int *after_ended = calloc_or_die((size_t)test.n, sizeof(int), "answer ends");
     t_start = now_seconds();
     for (int step = 1; step <= o->steps; step++) {
         double t0 = now_seconds();
-        for (int b = 0; b < B; b++) {
-            if (next == train.n) {
-                rng_shuffle(&rng, order, train.n);
-                next = 0;
-            }
-            ptrs[b] = &train.chats[order[next++]];
-        }
-        chat_batch_fill(&bt, ptrs, B, eot);
-        float loss = sft_step(&m, &bt);
+        draw_batch(&sampler, &r.train, ptrs, B);                 /* a batch of demonstrations */
+        chat_batch_fill(&r.bt, ptrs, B, r.eot);
+        float loss = sft_step(&r.m, &r.bt);                       /* L_SFT and its gradient */
         die_if_not_finite("the SFT loss", loss, step);
-        float norm = gpt_clip_grad(&m, o->clip);
+        float norm = gpt_clip_grad(&r.m, o->clip);
         die_if_not_finite("the gradient norm", norm, step);
         float lr = lr_cosine(step - 1, o->steps, o->warmup, o->lr, o->lr * o->min_lr_frac);
-        gpt_update(&m, lr, &adam);
-        double tok_per_s = bt.B * bt.T / (now_seconds() - t0);  /* before evaluate() reuses bt */
+        gpt_update(&r.m, lr, &adam);                              /* one AdamW step */
+        double tok_per_s = r.bt.B * r.bt.T / (now_seconds() - t0);  /* before evaluate() reuses bt */
         ema = step == 1 ? loss : 0.9f * ema + 0.1f * loss;
-
-        int evaluated = step % o->eval_every == 0 || step == o->steps;
-        if (evaluated) {
-            tr = evaluate(&m, &tok, &train, &bt, o->max_answer, NULL, NULL);
-            int last = step == o->steps;
-            te = evaluate(&m, &tok, &test, &bt, o->max_answer, last ? after : NULL, last ? after_ended : NULL);
+        int evaluated = step % o->eval_every == 0 || step == o->steps, last = step == o->steps;
+        if (evaluated) {                                          /* held-out loss and score */
+            tr = evaluate(&r.m, &r.tok, &r.train, &r.bt, o->max_answer, NULL, NULL);
+            te = evaluate(&r.m, &r.tok, &r.test, &r.bt, o->max_answer, last ? r.after : NULL,
+                          last ? r.after_ended : NULL);
             die_if_not_finite("the held-out loss", te.loss, step);
         }
-        double elapsed = now_seconds() - t_start, left = elapsed / step * (o->steps - step);
-        printf("step %4d/%d | loss %.4f (ema %.4f) | lr %.2e | norm %.2f | %6.0f tok/s | %.0f s left\n",
-               step, o->steps, loss, ema, lr, norm, tok_per_s, left);
-        if (evaluated) {
-            printf("  held-out: answer loss %.4f, score %+.3f | demonstrated: score %+.3f\n",
-                   te.loss, te.score, tr.score);
-        }
-        log_row(&log, step, loss, ema, &tr, evaluated ? &te : NULL, lr);
+        print_step(step, o->steps, loss, ema, lr, norm, tok_per_s, now_seconds() - t_start, &tr,
+                   evaluated ? &te : NULL);
+        log_row(&r.log, step, loss, ema, &tr, evaluated ? &te : NULL, lr);
     }
-    gpt_save(&m, o->out);
-    log_commit(&log);
-
-    /* after: the same held-out prompts, side by side with the answers before */
-    printf("SFT done in %.1f s; checkpoint %s\n", now_seconds() - t_start, o->out);
-    int show = o->show < test.n ? o->show : test.n;
-    if (show > 0) printf("held-out prompts (score: before -> after):\n");
-    for (int i = 0; i < show; i++) {
-        printf("  %s\n    before %+.1f: %s%s\n    after  %+.1f: %s%s\n", test.prompts[i],
-               score_response(test.prompts[i], before[i], before_ended[i]), before[i],
-               before_ended[i] ? "" : " ...(no end)",
-               score_response(test.prompts[i], after[i], after_ended[i]), after[i],
-               after_ended[i] ? "" : " ...(no end)");
-    }
-    printf("results (held-out %s, greedy answers, mean score_response in [-1.5, +1.5]):\n", o->test);
-    print_eval("before (pretrained)", &test0);
-    print_eval("after SFT", &te);
-    printf("  demonstrated prompts: score %+.3f -> %+.3f\n", train0.score, tr.score);
-    printf("summary sft: held-out hidden-rule score %+.3f (pretrained) -> %+.3f (SFT); answer loss %.3f -> %.3f\n",
-           test0.score, te.score, test0.loss, te.loss);
-
-    for (int i = 0; i < test.n; i++) {
-        free(before[i]);
-        free(after[i]);
-    }
-    free(before);
-    free(before_ended);
-    free(after);
-    free(after_ended);
-    free(order);
+    gpt_save(&r.m, o->out);
+    log_commit(&r.log);
+    print_results(&r, o, &train0, &test0, &tr, &te, now_seconds() - t_start);
+    free(sampler.order);
     free(ptrs);
-    chat_batch_free(&bt);
-    free_pairs(&train);
-    free_pairs(&test);
-    gpt_free(&m);
-    tokenizer_free(&tok);
+    run_free(&r);
 }
 
 /* ---- main ---- */

@@ -804,12 +804,14 @@ void tokenizer_save_llmc(const Tokenizer *t, const char *path) {
 
 /* ---- token files ---- */
 
-void tokens_save(const char *path, const int *tokens, size_t n) {
+/* Writes the file, recording `id` (0: unknown) in the header. */
+static void tokens_write(const char *path, const int *tokens, size_t n, uint32_t id) {
     if (n > INT32_MAX) die("cannot write %s: %zu tokens do not fit in the header's int32 count", path, n);
     int32_t header[TOKENS_HEADER_INTS] = {0};
     header[0] = TOKENS_MAGIC;
     header[1] = TOKENS_VERSION;
     header[2] = (int32_t)n;
+    header[TOKENS_HEADER_TOKENIZER] = (int32_t)id;
     AtomicFile af;
     atomic_open(&af, path);
     fwrite_or_die(header, sizeof header, 1, af.f, af.tmp);
@@ -826,7 +828,15 @@ void tokens_save(const char *path, const int *tokens, size_t n) {
     atomic_commit(&af);
 }
 
-int *tokens_load(const char *path, size_t *n, int vocab_size) {
+void tokens_save(const char *path, const int *tokens, size_t n) { tokens_write(path, tokens, n, 0); }
+
+void tokens_save_for(const Tokenizer *t, const char *path, const int *tokens, size_t n) {
+    tokens_write(path, tokens, n, tokenizer_id(t));
+}
+
+/* Reads the file; with t (not NULL), refuses one that records another
+ * tokenizer before looking at a single token. */
+static int *tokens_read(const char *path, size_t *n, int vocab_size, const Tokenizer *t, const char *tok_path) {
     if (vocab_size < 1 || vocab_size > TOK_MAX_VOCAB) die("tokens_load: vocab_size %d is outside [1, %d]", vocab_size, TOK_MAX_VOCAB);
     FILE *f = fopen_or_die(path, "rb");
     size_t size = file_size_or_die(f, path);
@@ -839,6 +849,11 @@ int *tokens_load(const char *path, size_t *n, int vocab_size) {
         die("%s is not a token file: its magic number is %d, expected %d", path, header[0], TOKENS_MAGIC);
     }
     if (header[1] != TOKENS_VERSION) die("%s has token file version %d, expected %d", path, header[1], TOKENS_VERSION);
+    uint32_t id = (uint32_t)header[TOKENS_HEADER_TOKENIZER];
+    if (t && id != 0 && id != tokenizer_id(t)) {
+        die("%s was encoded with another tokenizer (id %08x) than %s (id %08x): they do not belong together",
+            path, id, tok_path, tokenizer_id(t));
+    }
     if (header[2] < 0) die("%s has a negative token count %d in its header", path, header[2]);
     size_t count = (size_t)header[2];
     size_t have = size - sizeof header, want = count * sizeof(uint16_t);
@@ -862,6 +877,12 @@ int *tokens_load(const char *path, size_t *n, int vocab_size) {
     free(raw);
     *n = count;
     return tokens;
+}
+
+int *tokens_load(const char *path, size_t *n, int vocab_size) { return tokens_read(path, n, vocab_size, NULL, NULL); }
+
+int *tokens_load_for(const Tokenizer *t, const char *tok_path, const char *path, size_t *n) {
+    return tokens_read(path, n, t->vocab_size, t, tok_path);
 }
 
 /* ---- identity ---- */

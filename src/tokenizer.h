@@ -41,8 +41,9 @@
  *
  * Files (formats in detail at the save functions below):
  *   PREFIX.merges  the tokenizer itself, readable text, one merge per line
- *   PREFIX.bin     a decode table in llm.c's tokenizer layout, so llm.c can
- *                  print our tokens
+ *   PREFIX.llmc-tokenizer.bin  a decode table in llm.c's tokenizer layout
+ *                  (llm.c's gpt2_tokenizer.bin), so llm.c can print our tokens;
+ *                  its own name, so that no token file PREFIX.bin replaces it
  *   X.bin          token files in llm.c's layout (uint16 tokens)
  * All binary files are little-endian, like llm.c's (we assume the host is).
  */
@@ -168,19 +169,25 @@ void tokenizer_save_merges(const Tokenizer *t, const char *path);
  * then for each token id 0..V-1 a uint8 length and that many bytes. */
 void tokenizer_save_llmc(const Tokenizer *t, const char *path);
 
+#define LLMC_TOKENIZER_SUFFIX ".llmc-tokenizer.bin"   /* `tokenizer train --out PREFIX` writes PREFIX + this */
 #define LLMC_TOKENIZER_MAGIC 20240328
 #define LLMC_TOKENIZER_VERSION 2
 
 /* ---- token files (llm.c's data layout) ---- */
 
-/* A header of 256 int32 {20240520 magic, 1 version, token count, 0...}, then
- * the tokens as uint16. */
+/* A header of 256 int32 {20240520 magic, 1 version, token count, tokenizer
+ * id, 0...}, then the tokens as uint16. llm.c reads only the first three
+ * slots; slot 3 records tokenizer_id of the tokenizer that wrote the file
+ * (0: unknown, as in llm.c's own files and our older ones). */
 #define TOKENS_MAGIC 20240520
 #define TOKENS_VERSION 1
 #define TOKENS_HEADER_INTS 256
+#define TOKENS_HEADER_TOKENIZER 3
 
-/* Writes tokens[0..n) to path (atomically). Dies if a token does not fit in
+/* Writes tokens[0..n) to path (atomically), recording tokenizer_id(t)
+ * (tokens_save_for) or none (tokens_save). Dies if a token does not fit in
  * uint16 or n does not fit in the header's int32. */
+void tokens_save_for(const Tokenizer *t, const char *path, const int *tokens, size_t n);
 void tokens_save(const char *path, const int *tokens, size_t n);
 
 /* Reads a token file, checking the magic, the version, that the file is
@@ -188,5 +195,10 @@ void tokens_save(const char *path, const int *tokens, size_t n);
  * any problem dies with one line naming the file and the problem. Returns a
  * malloc'd array of *n tokens that the caller frees. */
 int *tokens_load(const char *path, size_t *n, int vocab_size);
+
+/* The same for the tokenizer t (read from tok_path, for the message): a file
+ * that records another tokenizer is refused in one line, before its tokens
+ * are looked at; one that records none is read as tokens_load reads it. */
+int *tokens_load_for(const Tokenizer *t, const char *tok_path, const char *path, size_t *n);
 
 #endif

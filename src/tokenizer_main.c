@@ -2,17 +2,17 @@
  * tokenizer (GPT-2 style, Sennrich et al. 2016) on a text file, turn text into
  * an llm.c token file and back, and show what the merges learned.
  *
- *   tokenizer train   [--data data/pretrain.txt] [--vocab 512] [--out out/tokenizer]
+ *   tokenizer train   [--data data/pretrain.txt] [--vocab 512] [--out out/try/tokenizer]
  *   tokenizer encode  [--model out/tokenizer.merges] --data FILE.txt --out FILE.bin
  *   tokenizer decode  [--model out/tokenizer.merges] --data FILE.bin
  *   tokenizer show    [--model out/tokenizer.merges]
  *
  * The algorithm lives in tokenizer.c; this file is flags, files and printing.
  */
+#include "cli.h"
 #include "tokenizer.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,40 +22,12 @@
 
 #define DEFAULT_DATA "data/pretrain.txt"
 #define DEFAULT_VOCAB 512
-#define DEFAULT_OUT "out/tokenizer"
+#define DEFAULT_OUT TRY_DIR "/tokenizer"   /* `make data` passes --out out/tokenizer */
 #define DEFAULT_MODEL "out/tokenizer.merges"
 #define SUMMARY_MERGES 12       /* how many of the first merges `train` prints */
 #define SHOW_BYTES_WIDTH 16     /* column width of the quoted bytes in `show` */
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: tokenizer COMMAND [flags]\n"
-        "\n"
-        "Byte-level BPE (GPT-2 style): ids 0..255 are bytes, then the learned merges,\n"
-        "then %d special tokens (<|endoftext|> ...) at the top of the vocabulary.\n"
-        "\n"
-        "commands:\n"
-        "  train    learn merges from a text file; writes OUT.merges (readable) and\n"
-        "           OUT.bin (llm.c's decode table)\n"
-        "  encode   turn a text file into an llm.c token file (<|endoftext|> and the\n"
-        "           other special strings in the text become their tokens)\n"
-        "  decode   print a token file back as text\n"
-        "  show     print every token: its id, its bytes, and for a merge its parents\n"
-        "\n"
-        "flags:\n"
-        "  --data PATH    train: text to learn from (default %s)\n"
-        "                 encode: text to encode (required); decode: token file (required)\n"
-        "  --vocab N      train: vocabulary size, special tokens included (default %d)\n"
-        "  --out PATH     train: output prefix (default %s)\n"
-        "                 encode: the token file to write (required)\n"
-        "  --model PATH   encode, decode, show: the merges file (default %s)\n"
-        "  --help         this text\n"
-        "\n"
-        "Output folders must exist (make creates out/).\n",
-        TOK_NSPECIAL, DEFAULT_DATA, DEFAULT_VOCAB, DEFAULT_OUT, DEFAULT_MODEL);
-}
-
-/* ---- flags ---- */
+/* ---- flags: one table per command (cli.h) ---- */
 
 typedef struct {
     const char *data;    /* NULL: not given */
@@ -64,48 +36,51 @@ typedef struct {
     int vocab;
 } Options;
 
-enum { FLAG_DATA = 'd', FLAG_VOCAB = 'v', FLAG_OUT = 'o', FLAG_MODEL = 'm', FLAG_HELP = 'h' };
+enum { CMD_TRAIN, CMD_ENCODE, CMD_DECODE, CMD_SHOW, NUM_COMMANDS };
+static const char *const COMMANDS[NUM_COMMANDS] = {"train", "encode", "decode", "show"};
 
-/* The long name of the flag whose getopt value is c. */
-static const char *flag_name(const struct option *longopts, int c) {
-    for (int i = 0; longopts[i].name; i++) {
-        if (longopts[i].val == c) return longopts[i].name;
-    }
-    return "?";
+/* Parses the flags of `tokenizer COMMAND` (argv[0] is the command); with
+ * argc < 0, prints that command's help instead. */
+static Options parse_flags(int command, int argc, char **argv) {
+    Options o = {.data = NULL, .out = NULL, .model = DEFAULT_MODEL, .vocab = DEFAULT_VOCAB};
+    if (command == CMD_TRAIN) { o.data = DEFAULT_DATA; o.out = DEFAULT_OUT; }
+    const Flag model = FLAG_MODEL(&o.model, "the merges file");
+    const Flag train[] = {
+        FLAG_IN("data", &o.data, "text to learn from"),
+        FLAG_INT("vocab", &o.vocab, TOK_NBYTES + TOK_NSPECIAL, TOK_MAX_VOCAB,
+                 "vocabulary size, special tokens included", NULL),
+        FLAG_TEXT("out", &o.out, "PREFIX", "writes PREFIX.merges (readable) and PREFIX" LLMC_TOKENIZER_SUFFIX
+                                           " (llm.c's decode table)"),
+        FLAG_END};
+    const Flag encode[] = {model, FLAG_IN("data", &o.data, "the text to encode (required)"),
+                           FLAG_OUT("out", &o.out, "the token file to write (required)"), FLAG_END};
+    const Flag decode[] = {model, FLAG_IN("data", &o.data, "the token file to decode (required)"), FLAG_END};
+    const Flag show[] = {model, FLAG_END};
+    static const char *const purpose[NUM_COMMANDS] = {
+        "learn merges from a text file",
+        "turn a text file into an llm.c token file (<|endoftext|> and the other special\n"
+        "                    strings in the text become their tokens; the file records the tokenizer)",
+        "print a token file back as text (refused if it records another tokenizer)",
+        "print every token: its id, its bytes, and for a merge its parents"};
+    static const char *const program[NUM_COMMANDS] = {"tokenizer train", "tokenizer encode", "tokenizer decode",
+                                                      "tokenizer show"};
+    const Flag *const tables[NUM_COMMANDS] = {train, encode, decode, show};
+    Cli cli = {program[command], purpose[command], tables[command], NULL, NULL, NULL};
+    if (argc < 0) cli_help(&cli); else cli_parse(&cli, argc, argv);
+    return o;
 }
 
-/* Parses the flags after COMMAND (argv[0] is the command). `allowed` lists the
- * flag letters this command takes. Dies with one line on an unknown flag, a
- * flag the command does not take, a missing value or a stray argument;
- * prints the usage and exits 0 on --help. */
-static Options parse_flags(int argc, char **argv, const char *allowed) {
-    static const struct option longopts[] = {
-        {"data", required_argument, NULL, FLAG_DATA},   {"vocab", required_argument, NULL, FLAG_VOCAB},
-        {"out", required_argument, NULL, FLAG_OUT},     {"model", required_argument, NULL, FLAG_MODEL},
-        {"help", no_argument, NULL, FLAG_HELP},         {NULL, 0, NULL, 0},
-    };
-    Options o = {.data = NULL, .out = NULL, .model = DEFAULT_MODEL, .vocab = DEFAULT_VOCAB};
-    const char *command = argv[0];
-    opterr = 0;  /* we print our own one-line errors */
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        if (c == '?' && optopt) die("unknown flag '-%c' (see tokenizer --help)", optopt);
-        if (c == '?') die("unknown flag '%s' (see tokenizer --help)", argv[optind - 1]);
-        if (c == ':') die("flag '%s' needs a value (see tokenizer --help)", argv[optind - 1]);
-        if (c == FLAG_HELP) { usage(stdout); exit(0); }
-        if (!strchr(allowed, c)) die("'tokenizer %s' does not take --%s (see tokenizer --help)", command, flag_name(longopts, c));
-        switch (c) {
-        case FLAG_DATA: o.data = optarg; break;
-        case FLAG_OUT: o.out = optarg; break;
-        case FLAG_MODEL: o.model = optarg; break;
-        case FLAG_VOCAB:
-            o.vocab = (int)parse_long_flag("vocab", optarg, TOK_NBYTES + TOK_NSPECIAL, TOK_MAX_VOCAB);
-            break;
-        }
+static void usage(void) {
+    printf("usage: tokenizer COMMAND [flags]\n"
+           "\n"
+           "Byte-level BPE (GPT-2 style): ids 0..255 are bytes, then the learned merges,\n"
+           "then %d special tokens (<|endoftext|> ...) at the top of the vocabulary.\n"
+           "Output folders must exist (make creates out/; out/try/ is made on first use).\n\n",
+           TOK_NSPECIAL);
+    for (int c = 0; c < NUM_COMMANDS; c++) {
+        parse_flags(c, -1, NULL);
+        printf("\n");
     }
-    if (optind < argc) die("unexpected argument '%s' (see tokenizer --help)", argv[optind]);
-    return o;
 }
 
 /* ---- printing tokens ---- */
@@ -140,16 +115,23 @@ static void print_token_line(const Tokenizer *t, int id) {
 
 /* ---- the commands ---- */
 
+/* PREFIX + suffix (malloc'd), proven writable before any work, and not the
+ * text being read. */
+static char *output_path(const char *prefix, const char *suffix, const char *data) {
+    size_t n = strlen(prefix) + strlen(suffix) + 1;
+    char *path = malloc_or_die(n, "a file name");
+    snprintf(path, n, "%s%s", prefix, suffix);
+    if (strncmp(path, TRY_DIR "/", strlen(TRY_DIR) + 1) == 0) make_folder(TRY_DIR);
+    require_writable(path);
+    if (same_file(path, data)) die("--out %s would overwrite --data %s (see tokenizer train --help)", prefix, data);
+    return path;
+}
+
 static void cmd_train(int argc, char **argv) {
-    Options o = parse_flags(argc, argv, "dvo");
-    const char *data = o.data ? o.data : DEFAULT_DATA;
-    const char *prefix = o.out ? o.out : DEFAULT_OUT;
-    size_t plen = strlen(prefix) + sizeof ".merges";
-    char *merges_path = malloc_or_die(plen, "a file name");
-    char *table_path = malloc_or_die(plen, "a file name");
-    snprintf(merges_path, plen, "%s.merges", prefix);
-    snprintf(table_path, plen, "%s.bin", prefix);
-    require_folder_of(merges_path);
+    Options o = parse_flags(CMD_TRAIN, argc, argv);
+    const char *data = o.data, *prefix = o.out;
+    char *merges_path = output_path(prefix, ".merges", data);
+    char *table_path = output_path(prefix, LLMC_TOKENIZER_SUFFIX, data);
 
     size_t len;
     char *text = read_file_or_die(data, &len);
@@ -187,10 +169,9 @@ static void cmd_train(int argc, char **argv) {
 }
 
 static void cmd_encode(int argc, char **argv) {
-    Options o = parse_flags(argc, argv, "dom");
+    Options o = parse_flags(CMD_ENCODE, argc, argv);
     if (!o.data) die("'tokenizer encode' needs --data FILE.txt (the text to encode)");
     if (!o.out) die("'tokenizer encode' needs --out FILE.bin (the token file to write)");
-    require_folder_of(o.out);
     Tokenizer tok;
     tokenizer_load(&tok, o.model);
     size_t len;
@@ -200,7 +181,7 @@ static void cmd_encode(int argc, char **argv) {
     size_t ntok;
     int *tokens = tokenizer_encode_with_special(&tok, text, len, &ntok);
     double t1 = now_seconds();
-    tokens_save(o.out, tokens, ntok);
+    tokens_save_for(&tok, o.out, tokens, ntok);  /* the file records its tokenizer */
     printf("encoded %s: %zu bytes -> %zu tokens, %.2f bytes/token, in %.2f s; wrote %s\n", o.data, len,
            ntok, (double)len / (double)(ntok ? ntok : 1), t1 - t0, o.out);
     free(tokens);
@@ -209,12 +190,12 @@ static void cmd_encode(int argc, char **argv) {
 }
 
 static void cmd_decode(int argc, char **argv) {
-    Options o = parse_flags(argc, argv, "dm");
+    Options o = parse_flags(CMD_DECODE, argc, argv);
     if (!o.data) die("'tokenizer decode' needs --data FILE.bin (the token file to decode)");
     Tokenizer tok;
     tokenizer_load(&tok, o.model);
     size_t ntok, len;
-    int *tokens = tokens_load(o.data, &ntok, tok.vocab_size);
+    int *tokens = tokens_load_for(&tok, o.model, o.data, &ntok);
     char *text = tokenizer_decode(&tok, tokens, ntok, &len);
     if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) die("cannot write the text to stdout");
     free(text);
@@ -223,7 +204,7 @@ static void cmd_decode(int argc, char **argv) {
 }
 
 static void cmd_show(int argc, char **argv) {
-    Options o = parse_flags(argc, argv, "m");
+    Options o = parse_flags(CMD_SHOW, argc, argv);
     Tokenizer tok;
     tokenizer_load(&tok, o.model);
     printf("%s: %d tokens = %d bytes + %d merges + %d special tokens\n", o.model, tok.vocab_size,
@@ -237,16 +218,14 @@ static void cmd_show(int argc, char **argv) {
 
 int main(int argc, char **argv) {
     if (argc < 2) die("missing command: train, encode, decode or show (see tokenizer --help)");
-    const char *command = argv[1];
-    if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 || strcmp(command, "help") == 0) {
-        usage(stdout);
+    if (strcmp(argv[1], "help") == 0) argv[1] = "--help";
+    int command = cli_command(argc, argv, "tokenizer", COMMANDS, NUM_COMMANDS);
+    if (command < 0) {
+        usage();
         return 0;
     }
     /* Hand the command its own argv, starting at the command's name. */
-    if (strcmp(command, "train") == 0) cmd_train(argc - 1, argv + 1);
-    else if (strcmp(command, "encode") == 0) cmd_encode(argc - 1, argv + 1);
-    else if (strcmp(command, "decode") == 0) cmd_decode(argc - 1, argv + 1);
-    else if (strcmp(command, "show") == 0) cmd_show(argc - 1, argv + 1);
-    else die("unknown command '%s': expected train, encode, decode or show (see tokenizer --help)", command);
+    static void (*const run[NUM_COMMANDS])(int, char **) = {cmd_train, cmd_encode, cmd_decode, cmd_show};
+    run[command](argc - 1, argv + 1);
     return 0;
 }

@@ -77,10 +77,15 @@ static inline size_t fx_param_offset(const GPT *m, int i) {
     return off;
 }
 
-/* Writes a freshly initialised (GPT-2 init) model of vocabulary V to path. */
+/* tokenizer_id of the fixture's tokenizer (set by fx_group_setup). */
+static uint32_t fx_tok_id;
+
+/* Writes a freshly initialised (GPT-2 init) model of vocabulary V to path,
+ * recording the fixture's tokenizer as every trained checkpoint does. */
 static inline void fx_write_model(const char *path, int V, int maxT) {
     GPT m;
     gpt_build(&m, gpt_config(maxT, V, 2, 2, 32), 5);
+    m.tokenizer_id = fx_tok_id;
     gpt_save(&m, path);
     gpt_free(&m);
 }
@@ -133,6 +138,7 @@ static char merges[256];
 static inline int fx_group_setup(void **state) {
     (void)state;
     fx_train_tokenizer(&tok);
+    fx_tok_id = tokenizer_id(&tok);
     temp_path(merges, sizeof merges, "fx-tok.merges");
     tokenizer_save_merges(&tok, merges);
     return tok.vocab_size == FX_VOCAB ? 0 : -1;

@@ -38,6 +38,7 @@
 
 static char dir[256];   /* build/tmp/PID-badinput */
 static int fixture_V;   /* the fixture tokenizer's vocabulary */
+static uint32_t fixture_id;  /* its tokenizer_id, recorded by the fixture's checkpoints */
 
 #define MAX_ARGS 40   /* a case's arguments, gpt1's usual ones included */
 #define ALL ((size_t)-1)  /* copy_prefix: the whole file */
@@ -116,8 +117,9 @@ static void snapshot_into(const char *folder, const char *prefix, char **out, si
             snprintf(sub, sizeof sub, "%s/", rel);
             snapshot_into(path, sub, out, len, cap);
         } else {
-            size_t flen;
-            char *bytes = read_file_or_die(path, &flen);
+            size_t flen = 0;
+            /* a FIFO (an input the cases use) is listed, never read: reading would block */
+            char *bytes = S_ISREG(st.st_mode) ? read_file_or_die(path, &flen) : calloc(1, 1);
             char line[1024];
             int k = snprintf(line, sizeof line, "%s %zu %lld.%09ld %016llx\n", rel, flen,
                              (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
@@ -241,6 +243,17 @@ static void make_token_files(Tokenizer *tok, const char *text, size_t len) {
     oov[17] = tok->vocab_size + 5;  /* as if encoded with a bigger tokenizer */
     save_tokens("tokens_oov.bin", oov, 40);
     free(tokens);
+    /* the same text through a tokenizer of the same size trained on other
+     * text: a token file that records that tokenizer */
+    char *other_text = malloc(len);
+    for (size_t i = 0; i < len; i++) other_text[i] = text[i] == 't' ? 'd' : text[i];
+    Tokenizer other;
+    tokenizer_train(&other, other_text, len, tok->vocab_size);
+    tokens = tokenizer_encode(&other, other_text, len, &n);
+    tokens_save_for(&other, at("tokens_other_tok.bin"), tokens, n);
+    free(tokens);
+    tokenizer_free(&other);
+    free(other_text);
     copy_prefix("train.bin", "tokens_cut.bin", size_of("train.bin") - 7);
     copy_with_int("train.bin", "tokens_magic.bin", 0, GPT_MAGIC);
     copy_with_int("train.bin", "tokens_version.bin", 1, 2);
@@ -263,6 +276,7 @@ static void make_merges_files(void) {
 static void make_checkpoints(int V) {
     GPT m;
     gpt_build(&m, gpt_config(16, V, 1, 2, 8), 1);
+    m.tokenizer_id = fixture_id;  /* as every checkpoint this project writes */
     gpt_save(&m, at("model.bin"));
     size_t np = m.num_parameters;
     gpt_free(&m);
@@ -272,6 +286,7 @@ static void make_checkpoints(int V) {
     copy_with_int("model.bin", "model_magic.bin", 0, 12345);
     copy_with_int("model.bin", "model_v5.bin", 1, 5);
     copy_with_int("model.bin", "model_heads.bin", 5, 3);  /* NH 3 does not divide C 8 */
+    copy_with_int("model.bin", "model_othertok.bin", GPT_HEADER_TOKENIZER, 0x12345678);
     char *b = read_file_or_die(at("model.bin"), &len);
     char *longer = calloc(1, len + 8);
     memcpy(longer, b, len);
@@ -333,7 +348,7 @@ static void make_outputs(void) {
     copy_prefix("head.bin", "out.head", ALL);
     write_text("log.tsv", "step\ttrain_loss\n1\t5.0\n");
     write_text("tokout.merges", "a previous tokenizer\n");
-    write_text("tokout.bin", "a previous decode table\n");
+    write_text("tokout.llmc-tokenizer.bin", "a previous decode table\n");
     write_text("encoded.bin", "previous tokens\n");
     char toy[512];
     snprintf(toy, sizeof toy, "%s/toy", dir);
@@ -373,6 +388,7 @@ static int group_setup(void **state) {
     Tokenizer tok;
     tokenizer_train(&tok, text, len, 300);
     fixture_V = tok.vocab_size;
+    fixture_id = tokenizer_id(&tok);
     tokenizer_save_merges(&tok, at("tok.merges"));
     make_token_files(&tok, text, len);
     tokenizer_free(&tok);
@@ -382,6 +398,7 @@ static int group_setup(void **state) {
     make_heads();
     make_tsvs();
     make_outputs();
+    if (mkfifo(at("fifo"), 0644) != 0) return -1;  /* an input that would block a reader */
     return fixture_V == 300 ? 0 : -1;
 }
 
@@ -394,9 +411,9 @@ static int group_teardown(void **state) {
 
 /* ---- the programs ---- */
 
-/* Which arguments come before a case's own (later flags win in getopt, so a
- * case overrides a default by giving the flag again). */
-enum { PLAIN, PRETRAIN, FINETUNE };
+/* Which arguments come before a case's own. A flag the case gives replaces
+ * the base's (the flag table refuses a flag given twice). */
+enum { PLAIN, PRETRAIN, FINETUNE, EVAL };
 
 static const char *const pretrain_args[] = {
     "pretrain", "--fast", "--seq", "32", "--threads", "1", "--samples", "0", "--tokenizer", "@tok.merges",
@@ -405,14 +422,33 @@ static const char *const finetune_args[] = {
     "finetune", "--fast", "--threads", "1", "--no-ablations", "--tokenizer", "@tok.merges",
     "--model", "@model.bin", "--train", "@classify.tsv", "--test", "@classify.tsv",
     "--out", "@out.bin", "--log", "@log.tsv", NULL};
+static const char *const eval_args[] = {
+    "eval", "--threads", "1", "--model", "@model.bin", "--data", "@val.bin", "--tokenizer", "@tok.merges", NULL};
 
 typedef struct {
     const char *what;         /* the bad input, in words */
     const char *prog;         /* tokenizer, toydata or gpt1 */
-    int base;                 /* PLAIN, PRETRAIN or FINETUNE: gpt1's usual arguments first */
+    int base;                 /* PLAIN, PRETRAIN, FINETUNE or EVAL: gpt1's usual arguments first */
     const char *args[16];     /* the case's own arguments (@name: a scratch file) */
     const char *phrase;       /* the message must contain this (@name expanded) */
 } ProgramCase;
+
+/* 1 when the case's own arguments give the flag `word` ("--out"). */
+static int case_gives(const ProgramCase *c, const char *word) {
+    for (int j = 0; c->args[j]; j++) if (strcmp(c->args[j], word) == 0) return 1;
+    return 0;
+}
+
+static const char *const *base_args(int base) {
+    switch (base) {
+    case PRETRAIN: return pretrain_args;
+    case FINETUNE: return finetune_args;
+    case EVAL: return eval_args;
+    default: return NULL;
+    }
+}
+
+static const char *const BASE_NAMES[] = {"", " pretrain ...", " finetune ...", " eval ..."};
 
 /* Runs every case of the table; fails the test after the last one if any
  * broke a promise. */
@@ -423,8 +459,16 @@ static void run_program_table(const ProgramCase *cases, size_t n) {
         static char storage[MAX_ARGS][512];
         const char *argv[MAX_ARGS + 1];
         int k = 0;
-        const char *const *base = c->base == PRETRAIN ? pretrain_args : c->base == FINETUNE ? finetune_args : NULL;
-        for (int j = 0; base && base[j]; j++, k++) argv[k] = expand(base[j], storage[k], sizeof storage[k]);
+        const char *const *base = base_args(c->base);
+        for (int j = 0; base && base[j]; j++) {
+            int has_value = base[j + 1] && strncmp(base[j + 1], "--", 2) != 0;
+            if (strncmp(base[j], "--", 2) == 0 && case_gives(c, base[j])) {
+                j += has_value;  /* the case's own value replaces this one */
+                continue;
+            }
+            argv[k] = expand(base[j], storage[k], sizeof storage[k]);
+            k++;
+        }
         for (int j = 0; c->args[j]; j++, k++) argv[k] = expand(c->args[j], storage[k], sizeof storage[k]);
         argv[k] = NULL;
         char phrase[1024];
@@ -440,9 +484,8 @@ static void run_program_table(const ProgramCase *cases, size_t n) {
                 strcat(cmd, " ");
                 strcat(cmd, c->args[j]);
             }
-            print_message("| %s | `%s%s%s` | `%.*s` |\n", c->what, c->prog,
-                          c->base == PRETRAIN ? " pretrain ..." : c->base == FINETUNE ? " finetune ..." : "",
-                          cmd, (int)strcspn(err, "\n"), err);
+            print_message("| %s | `%s%s%s` | `%.*s` |\n", c->what, c->prog, BASE_NAMES[c->base], cmd,
+                          (int)strcspn(err, "\n"), err);
         }
         bad += !ok;
         free(err);
@@ -475,10 +518,10 @@ static void test_every_bad_input_to_tokenizer_is_refused_in_one_line_and_writes_
          "--vocab: '70000' is not an integer in [262, 65536]"},
         {"an unknown flag", "tokenizer", PLAIN,
          {"train", "--data", "@corpus.txt", "--vocabulary", "300", "--out", "@tokout", NULL},
-         "unknown flag '--vocabulary'"},
+         "unknown flag --vocabulary for tokenizer train"},
         {"a flag the command does not take", "tokenizer", PLAIN,
          {"decode", "--model", "@tok.merges", "--data", "@train.bin", "--vocab", "300", NULL},
-         "'tokenizer decode' does not take --vocab"},
+         "unknown flag --vocab for tokenizer decode"},
         {"a misspelt command", "tokenizer", PLAIN, {"trian", "--out", "@tokout", NULL},
          "unknown command 'trian'"},
         {"an output folder that does not exist", "tokenizer", PLAIN,
@@ -520,6 +563,18 @@ static void test_every_bad_input_to_tokenizer_is_refused_in_one_line_and_writes_
         {"a token file from a bigger vocabulary", "tokenizer", PLAIN,
          {"decode", "--model", "@tok.merges", "--data", "@tokens_oov.bin", NULL},
          "@tokens_oov.bin: token 17 is 305, outside the vocabulary of 300 tokens"},
+        {"a token file from another tokenizer of the same size", "tokenizer", PLAIN,
+         {"decode", "--model", "@tok.merges", "--data", "@tokens_other_tok.bin", NULL},
+         "@tokens_other_tok.bin was encoded with another tokenizer"},
+        {"a token file written over its own merges file", "tokenizer", PLAIN,
+         {"encode", "--model", "@tok.merges", "--data", "@corpus.txt", "--out", "@tok.merges", NULL},
+         "--out @tok.merges is also --model"},
+        {"an output prefix whose folder is a file", "tokenizer", PLAIN,
+         {"train", "--data", "@corpus.txt", "--vocab", "300", "--out", "@empty.txt/tok", NULL},
+         "cannot write @empty.txt/tok.merges: @empty.txt is not a folder"},
+        {"a FIFO as the text to encode", "tokenizer", PLAIN,
+         {"encode", "--model", "@tok.merges", "--data", "@fifo", "--out", "@encoded.bin", NULL},
+         "cannot read @fifo: it is a FIFO, not a regular file"},
         {"a checkpoint given as the token file", "tokenizer", PLAIN,
          {"decode", "--model", "@tok.merges", "--data", "@model.bin", NULL},
          "@model.bin is not a token file: its magic number is 20240326"},
@@ -591,9 +646,21 @@ static void test_every_bad_input_to_gpt1_pretrain_is_refused_in_one_line_and_wri
         {"--resume with a truncated .state", "gpt1", PRETRAIN, {"--resume", "--out", "@r_statecut.bin", NULL},
          "@r_statecut.bin.state has the wrong size"},
         {"--resume with a checkpoint of another vocabulary", "gpt1", PRETRAIN,
-         {"--resume", "--out", "@r_vocab.bin", NULL}, "@r_vocab.bin has V=320 but the tokenizer has V=300"},
+         {"--resume", "--out", "@r_vocab.bin", NULL},
+         "@r_vocab.bin has a vocabulary of 320 tokens, but the tokenizer @tok.merges has 300: they do not belong together"},
         {"an output folder that does not exist (the log must survive)", "gpt1", PRETRAIN,
          {"--out", "@nodir/out.bin", NULL}, "folder @nodir does not exist"},
+        {"a log on a full device", "gpt1", PRETRAIN, {"--log", "/dev/full", NULL},
+         "cannot write /dev/full: it is a device; name a file"},
+        {"a log that is a folder", "gpt1", PRETRAIN, {"--log", "@toy", NULL}, "cannot write @toy: it is a folder"},
+        {"--init with a checkpoint of another vocabulary", "gpt1", PRETRAIN, {"--init", "@r_vocab.bin", NULL},
+         "@r_vocab.bin has a vocabulary of 320 tokens, but the tokenizer @tok.merges has 300"},
+        {"--init with a checkpoint of another tokenizer (same vocabulary size)", "gpt1", PRETRAIN,
+         {"--init", "@model_othertok.bin", NULL}, "@model_othertok.bin was trained with another tokenizer (id 12345678)"},
+        {"--init that is also --out", "gpt1", PRETRAIN, {"--init", "@out.bin", NULL},
+         "--out @out.bin is also --init: a run never writes the file it reads"},
+        {"--init and --resume together", "gpt1", PRETRAIN, {"--init", "@model.bin", "--resume", NULL},
+         "--resume continues --out; it cannot also start from --init @model.bin"},
     };
     RUN_TABLE(cases);
 }
@@ -629,6 +696,31 @@ static void test_every_bad_input_to_gpt1_finetune_is_refused_in_one_line_and_wri
          "--lambda: '-1' is not a number in [0, 100]"},
         {"an output folder that does not exist (checked before training)", "gpt1", FINETUNE,
          {"--out", "@nodir/out.bin", NULL}, "folder @nodir does not exist"},
+        {"--out equal to --model (the lambda = 0 run reads --model again)", "gpt1", FINETUNE,
+         {"--out", "@model.bin", NULL}, "--out @model.bin is also --model: a run never writes the file it reads"},
+        {"a log on a full device", "gpt1", FINETUNE, {"--log", "/dev/full", NULL},
+         "cannot write /dev/full: it is a device; name a file"},
+        {"a checkpoint of another tokenizer (same vocabulary size)", "gpt1", FINETUNE,
+         {"--model", "@model_othertok.bin", NULL}, "@model_othertok.bin was trained with another tokenizer (id 12345678)"},
+    };
+    RUN_TABLE(cases);
+}
+
+static void test_every_bad_input_to_gpt1_eval_is_refused_in_one_line_and_writes_nothing(void **state) {
+    (void)state;
+    static const ProgramCase cases[] = {
+        {"a token file from another tokenizer", "gpt1", EVAL, {"--data", "@tokens_oov.bin", NULL},
+         "@tokens_oov.bin: token 17 is 305, outside the vocabulary of 300 tokens"},
+        {"a checkpoint of another vocabulary", "gpt1", EVAL, {"--model", "@r_vocab.bin", NULL},
+         "@r_vocab.bin has a vocabulary of 320 tokens, but the tokenizer @tok.merges has 300"},
+        {"a checkpoint of another tokenizer (same vocabulary size)", "gpt1", EVAL,
+         {"--model", "@model_othertok.bin", NULL}, "@model_othertok.bin was trained with another tokenizer"},
+        {"a token file shorter than one batch", "gpt1", EVAL, {"--data", "@short.bin", NULL},
+         "@short.bin has 10 tokens: too few for one batch of 8 windows of 16 + 1"},
+        {"a checkpoint cut short", "gpt1", EVAL, {"--model", "@model_cut.bin", NULL}, "@model_cut.bin has the wrong size"},
+        {"a token file given as the checkpoint", "gpt1", EVAL, {"--model", "@val.bin", NULL},
+         "is not a GPT-2 checkpoint: magic number 20240520, expected 20240326"},
+        {"a flag of another command", "gpt1", EVAL, {"--steps", "3", NULL}, "unknown flag --steps for gpt1 eval"},
     };
     RUN_TABLE(cases);
 }
@@ -852,6 +944,7 @@ int main(void) {
         cmocka_unit_test(test_every_bad_flag_to_toydata_is_refused_in_one_line_and_writes_nothing),
         cmocka_unit_test(test_every_bad_input_to_gpt1_pretrain_is_refused_in_one_line_and_writes_nothing),
         cmocka_unit_test(test_every_bad_input_to_gpt1_finetune_is_refused_in_one_line_and_writes_nothing),
+        cmocka_unit_test(test_every_bad_input_to_gpt1_eval_is_refused_in_one_line_and_writes_nothing),
         cmocka_unit_test(test_every_bad_file_given_to_a_library_loader_is_refused_in_one_line),
         cmocka_unit_test(test_text_that_is_not_utf8_is_accepted_and_decodes_to_the_same_bytes),
         cmocka_unit_test(test_a_crlf_tsv_reads_like_lf_and_empty_fields_are_kept),

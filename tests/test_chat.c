@@ -11,6 +11,14 @@
  *      exits cleanly at end of file; --compare answers with both
  *      checkpoints; a missing or mismatched checkpoint ends in one
  *      "error: ..." line.
+ *   4. The tokenizer comes with the checkpoint: without --tokenizer, chat
+ *      finds the .merges beside the model whose id the checkpoint records
+ *      (another tokenizer of the same size beside it is passed over); a
+ *      checkpoint of another tokenizer, or a FIFO as the model, is refused
+ *      in one line without hanging; an old checkpoint that records none
+ *      is used with a one-line note.
+ *   5. --plain continues the typed text itself: no chat markers, no toy
+ *      world in the banner.
  */
 #include "testutil.h"
 
@@ -20,6 +28,7 @@
 #pragma GCC diagnostic pop
 
 #include "chat_fixture.h"
+#include "failing_runs.h"
 
 static char model[256], model_other[256];
 
@@ -275,6 +284,173 @@ static void test_chat_refuses_a_missing_or_mismatched_checkpoint_with_one_line(v
     expect_chat_error(missing_tok, "no-such.merges");
 }
 
+
+/* ---- 4. the tokenizer comes with the checkpoint ---- */
+
+/* A folder build/tmp/PID-NAME (made fresh) and a path in it. */
+static const char *in_folder(char *buf, size_t n, const char *folder, const char *name) {
+    char dir[256];
+    temp_path(dir, sizeof dir, folder);
+    mkdir(dir, 0755);
+    snprintf(buf, n, "%s/%s", dir, name);
+    return buf;
+}
+
+/* A tokenizer of the fixture's size trained on other text: another id. */
+static void save_other_tokenizer(const char *path) {
+    size_t len;
+    char *text = fx_corpus(&len);
+    for (size_t i = 0; i < len; i++) if (text[i] == 'o') text[i] = 'u';
+    Tokenizer other;
+    tokenizer_train(&other, text, len, FX_VOCAB);
+    assert_int_equal(other.vocab_size, tok.vocab_size);
+    assert_true(tokenizer_id(&other) != tokenizer_id(&tok));
+    tokenizer_save_merges(&other, path);
+    tokenizer_free(&other);
+    free(text);
+}
+
+static void test_chat_finds_the_tokenizer_its_checkpoint_records_beside_it(void **state) {
+    (void)state;
+    char m[300], mine[300], decoy[300], in[256];
+    in_folder(m, sizeof m, "chat-find", "my_gpt.bin");
+    in_folder(decoy, sizeof decoy, "chat-find", "a_decoy.merges");  /* first in name order, the wrong id */
+    in_folder(mine, sizeof mine, "chat-find", "my.merges");
+    fx_write_model(m, tok.vocab_size, 64);
+    save_other_tokenizer(decoy);
+    tokenizer_save_merges(&tok, mine);
+    temp_path(in, sizeof in, "chat-find.txt");
+    write_script(in, "where is the owl ?\n");
+    const char *args[] = {"--model", m, "--temperature", "0", "--threads", "1", NULL};
+    char *out, *err;
+    int status = run_with_stdin("chat", args, in, &out, &err);
+    if (status != 0) print_error("chat failed (%d): %s\n", status, err);
+    assert_int_equal(status, 0);
+    assert_string_equal(err, "");
+    /* the same transcript as with --tokenizer named */
+    const char *named[] = {"--model", m, "--tokenizer", mine, "--temperature", "0", "--threads", "1", NULL};
+    char *out2, *err2;
+    assert_int_equal(run_with_stdin("chat", named, in, &out2, &err2), 0);
+    assert_string_equal(out, out2);
+    free(out);
+    free(err);
+    free(out2);
+    free(err2);
+
+    /* no tokenizer with that id beside it, nor out/tokenizer.merges: one line naming what was tried */
+    remove(mine);
+    char *dir = strdup_or_die(m);
+    *strrchr(dir, '/') = '\0';
+    char phrase[400];
+    snprintf(phrase, sizeof phrase, "none of the 1 .merges files in %s nor out/tokenizer.merges", dir);
+    const char *none[] = {"--model", m, "--threads", "1", NULL};
+    expect_refused_before_work("chat", none, phrase, in);
+    free(dir);
+    remove(m);
+    remove(decoy);
+    remove(in);
+}
+
+static void test_chat_refuses_another_tokenizer_and_a_fifo_model_in_one_line(void **state) {
+    (void)state;
+    char other[300], fifo[300], sink[256];
+    temp_path(other, sizeof other, "chat-other-tok.merges");
+    save_other_tokenizer(other);
+    temp_path(sink, sizeof sink, "chat-sink.txt");
+    const char *mismatch[] = {"--model", model, "--tokenizer", other, NULL};
+    expect_refused_before_work("chat", mismatch, "was trained with another tokenizer", sink);
+    temp_path(fifo, sizeof fifo, "chat-fifo");
+    remove(fifo);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    const char *fifo_model[] = {"--model", fifo, "--tokenizer", merges, NULL};
+    expect_refused_before_work("chat", fifo_model, "it is a FIFO, not a regular file", sink);
+    const char *fifo_found[] = {"--model", fifo, NULL};
+    expect_refused_before_work("chat", fifo_found, "it is a FIFO, not a regular file", sink);
+    remove(fifo);
+    remove(other);
+    remove(sink);
+}
+
+static void test_an_old_checkpoint_that_records_no_tokenizer_is_used_with_a_note(void **state) {
+    (void)state;
+    char old[256], in[256];
+    temp_path(old, sizeof old, "chat-old.bin");
+    GPT m;
+    gpt_build(&m, gpt_config(64, tok.vocab_size, 2, 2, 32), 5);
+    gpt_save(&m, old);  /* tokenizer_id 0: written before checkpoints recorded one */
+    gpt_free(&m);
+    temp_path(in, sizeof in, "chat-old.txt");
+    write_script(in, "where is the owl ?\n");
+    const char *args[] = {"--model", old, "--tokenizer", merges, "--threads", "1", NULL};
+    char *out, *err;
+    assert_int_equal(run_with_stdin("chat", args, in, &out, &err), 0);
+    assert_non_null(strstr(err, "note: "));
+    assert_non_null(strstr(err, "records no tokenizer"));
+    assert_int_equal(count_replies(out, "chat-old", ""), 1);
+    free(out);
+    free(err);
+    remove(old);
+    remove(in);
+}
+
+/* ---- 5. --plain ---- */
+
+static void test_plain_continues_the_typed_text_without_the_chat_format(void **state) {
+    (void)state;
+    Speaker s;
+    speaker_load(&s, model, &tok, merges);
+    Options o = defaults();
+    o.plain = 1;
+    o.temperature = 0.0f;
+    o.max_reply = 5;
+    Rng rng;
+    rng_seed(&rng, 1);
+    char path[256];
+    temp_path(path, sizeof path, "chat-plain.txt");
+    FILE *f = fopen_or_die(path, "w");
+    assert_int_equal(speaker_turn(&s, &tok, "the owl is in the", &o, &rng, f), 0);
+    /* the context is <|endoftext|> then the text's own tokens: no markers */
+    size_t n;
+    int *text = tokenizer_encode(&tok, "the owl is in the", strlen("the owl is in the"), &n);
+    int eot = tokenizer_special_id(&tok, TOK_EOT);
+    assert_int_equal(s.ctx[0], eot);
+    assert_memory_equal(s.ctx + 1, text, sizeof(int) * n);
+    for (int i = 0; i < s.len; i++) {
+        assert_true(s.ctx[i] != tokenizer_special_id(&tok, TOK_PROMPT));
+        assert_true(s.ctx[i] != tokenizer_special_id(&tok, TOK_ANSWER));
+    }
+    /* the continuation is greedy gpt_sample's, printed after the text itself */
+    int want[5];
+    int got = gpt_sample_uncached(&s.m, s.ctx, (int)n + 1, want, o.max_reply, eot, 0.0f, 0, &rng);
+    int reply = want[got - 1] == eot ? got - 1 : got;
+    assert_memory_equal(s.ctx + n + 1, want, sizeof(int) * (size_t)reply);
+    /* a second line starts afresh (no history) */
+    assert_int_equal(speaker_turn(&s, &tok, "the owl is in the", &o, &rng, f), 0);
+    assert_int_equal(s.nturns, 1);
+    fclose(f);
+    size_t len;
+    char *shown = read_file_or_die(path, &len);
+    assert_non_null(strstr(shown, "chat-model> the owl is in the"));
+    free(shown);
+    free(text);
+    remove(path);
+    speaker_free(&s);
+
+    /* the program: its banner does not speak of the toy world */
+    char in[256];
+    temp_path(in, sizeof in, "chat-plain-in.txt");
+    write_script(in, "the owl is in the\n");
+    const char *args[] = {"--plain", "--model", model, "--tokenizer", merges, "--threads", "1", NULL};
+    char *out, *err;
+    assert_int_equal(run_with_stdin("chat", args, in, &out, &err), 0);
+    assert_null(strstr(out, "toy world"));
+    assert_non_null(strstr(out, "plain continuation"));
+    assert_non_null(strstr(out, "chat-model> the owl is in the"));
+    free(out);
+    free(err);
+    remove(in);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_turn_is_the_prompt_in_chat_format_then_the_reply_then_end_of_text),
@@ -283,6 +459,10 @@ int main(void) {
         cmocka_unit_test(test_chat_answers_a_scripted_conversation_and_exits_cleanly_at_eof),
         cmocka_unit_test(test_chat_compare_answers_every_line_with_both_checkpoints),
         cmocka_unit_test(test_chat_refuses_a_missing_or_mismatched_checkpoint_with_one_line),
+        cmocka_unit_test(test_chat_finds_the_tokenizer_its_checkpoint_records_beside_it),
+        cmocka_unit_test(test_chat_refuses_another_tokenizer_and_a_fifo_model_in_one_line),
+        cmocka_unit_test(test_an_old_checkpoint_that_records_no_tokenizer_is_used_with_a_note),
+        cmocka_unit_test(test_plain_continues_the_typed_text_without_the_chat_format),
     };
     return cmocka_run_group_tests_name("chat", tests, group_setup, group_teardown);
 }

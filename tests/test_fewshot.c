@@ -1,7 +1,7 @@
 /* test_fewshot.c — what rung 3 (GPT-3 few-shot, chain of thought) promises,
  * one property per test. The rung is included whole (TESTING hides its
  * main), so the tests call build_prompt, draw_shots, encode_fitting,
- * parse_final_number and token_at directly.
+ * parse_final_number and prompt_token_at (score.c) directly.
  *
  *   1. The prompt builder writes exactly the formats of data/README.md.
  *   2. The shots: k in, k in the prompt; never the query's own answer line
@@ -51,6 +51,7 @@ static int group_setup(void **state) {
     free(text);
     GPT m;
     gpt_build(&m, gpt_config(128, fx.tok.vocab_size, 1, 2, 16), 1);
+    m.tokenizer_id = tokenizer_id(&fx.tok);  /* as every checkpoint this project writes */
     gpt_save(&m, fx.model);
     gpt_free(&m);
     load_rows(&fx.pool, &fx.tok, "data/fewshot_pool.tsv");
@@ -302,7 +303,7 @@ static void test_the_answer_parser_takes_the_final_number(void **state) {
     assert_int_equal(v, -1);  /* untouched */
 }
 
-/* token_at maps a byte of the prompt text to the token that holds it, so the
+/* prompt_token_at maps a byte of the prompt text to the token that holds it, so the
  * induction probe reads the attention at each shot's value. */
 static void test_token_at_finds_the_token_of_each_shot_answer(void **state) {
     (void)state;
@@ -313,7 +314,7 @@ static void test_token_at_finds_the_token_of_each_shot_answer(void **state) {
     char *text = build_prompt(two, 2, &cat, FMT_ARROW, at);
     int *tokens = encode_prompt(&fx.tok, text, &n);
     for (int i = 0; i < 2; i++) {
-        int pos = token_at(&fx.tok, tokens, n, at[i]);
+        int pos = prompt_token_at(&fx.tok, tokens, n, at[i]);
         assert_true(pos > 0);
         size_t len;
         char *rest = tokenizer_decode(&fx.tok, tokens + pos, (size_t)(n - pos), &len);
@@ -323,7 +324,7 @@ static void test_token_at_finds_the_token_of_each_shot_answer(void **state) {
         assert_true(strncmp(rest, ans, strlen(ans)) == 0 || strncmp(rest, spaced, strlen(spaced)) == 0);
         free(rest);
     }
-    assert_int_equal(token_at(&fx.tok, tokens, n, 10000), -1);
+    assert_int_equal(prompt_token_at(&fx.tok, tokens, n, 10000), -1);
     free(tokens);
     free(text);
 }
@@ -373,11 +374,15 @@ static void test_fewshot_runs_end_to_end_with_fast_and_writes_both_logs(void **s
 
 static void test_fewshot_refuses_a_missing_file_or_an_unknown_flag(void **state) {
     (void)state;
-    const char *missing[] = {"--model", fx.model, "--tokenizer", fx.merges, "--pool", "build/tmp/no-pool.tsv", NULL};
+    char log[256], cot_log[256];  /* never the defaults under out/try: a test leaves the checkout as it was */
+    temp_path(log, sizeof log, "fs-refused.tsv");
+    temp_path(cot_log, sizeof cot_log, "fs-refused-cot.tsv");
+    const char *missing[] = {"--model", fx.model, "--tokenizer", fx.merges, "--pool", "build/tmp/no-pool.tsv",
+                             "--log", log, "--cot-log", cot_log, NULL};
     run_refuses(missing, "build/tmp/no-pool.tsv", NULL);
     const char *flag[] = {"--bogus", NULL};
     run_refuses(flag, "unknown flag --bogus", NULL);
-    const char *ks[] = {"--ks", "0,x", NULL};
+    const char *ks[] = {"--ks", "0,x", "--log", log, "--cot-log", cot_log, NULL};
     run_refuses(ks, "--ks", "not an integer");
 }
 
@@ -423,6 +428,63 @@ static void test_fewshot_refuses_a_malformed_line_naming_file_and_line(void **st
     remove(cot_log);
 }
 
+/* A checkpoint trained with another tokenizer, of another size or of the
+ * same one, is refused in one line (gpt_check_tokenizer). */
+static void test_fewshot_refuses_a_model_of_another_tokenizer(void **state) {
+    (void)state;
+    char other[256], log[256], cot_log[256];
+    temp_path(other, sizeof other, "fs-other.bin");
+    temp_path(log, sizeof log, "fs-other.tsv");
+    temp_path(cot_log, sizeof cot_log, "fs-other-cot.tsv");
+    GPT m;
+    gpt_build(&m, gpt_config(32, 300, 1, 2, 16), 3);
+    gpt_save(&m, other);
+    gpt_free(&m);
+    const char *args[] = {"--fast", "--model", other, "--tokenizer", fx.merges, "--log", log, "--cot-log", cot_log, NULL};
+    run_refuses(args, "has a vocabulary of 300 tokens, but the tokenizer", "they do not belong together");
+    gpt_load(&m, fx.model);
+    m.tokenizer_id = 0x12345678u;
+    gpt_save(&m, other);
+    gpt_free(&m);
+    run_refuses(args, "was trained with another tokenizer (id 12345678)", NULL);
+    assert_false(file_exists(log));
+    assert_false(file_exists(cot_log));
+    remove(other);
+}
+
+/* Both logs are written as PATH.tmp and renamed over PATH only when the run
+ * succeeds: a failed run keeps the previous ones. A log on a device, or the
+ * two logs naming one file, is refused before any question is asked. */
+static void test_fewshot_keeps_the_previous_logs_when_a_run_fails(void **state) {
+    (void)state;
+    char log[256], cot_log[256], tmp[300];
+    temp_path(log, sizeof log, "fs-kept.tsv");
+    temp_path(cot_log, sizeof cot_log, "fs-kept-cot.tsv");
+    static const char earlier[] = "task\tk\ncolour\t0\n";
+    write_bytes(log, earlier, sizeof earlier - 1);
+    write_bytes(cot_log, earlier, sizeof earlier - 1);
+    const char *bad[] = {"--fast", "--model", fx.model, "--tokenizer", fx.merges, "--test", "build/tmp/no-test.tsv",
+                         "--log", log, "--cot-log", cot_log, NULL};
+    run_refuses(bad, "build/tmp/no-test.tsv", NULL);
+    const char *paths[] = {log, cot_log};
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        char *kept = read_file_or_die(paths[i], &len);
+        assert_int_equal(len, sizeof earlier - 1);
+        assert_memory_equal(kept, earlier, len);
+        free(kept);
+        snprintf(tmp, sizeof tmp, "%s.tmp", paths[i]);
+        assert_false(file_exists(tmp));
+    }
+    const char *full[] = {"--fast", "--model", fx.model, "--tokenizer", fx.merges, "--log", log, "--cot-log",
+                          "/dev/full", NULL};
+    run_refuses(full, "cannot write /dev/full: it is a device", NULL);
+    const char *same[] = {"--fast", "--model", fx.model, "--tokenizer", fx.merges, "--log", log, "--cot-log", log, NULL};
+    run_refuses(same, "is also --cot-log", NULL);
+    remove(log);
+    remove(cot_log);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prompt_builder_writes_the_documented_formats),
@@ -436,6 +498,8 @@ int main(void) {
         cmocka_unit_test(test_fewshot_runs_end_to_end_with_fast_and_writes_both_logs),
         cmocka_unit_test(test_fewshot_refuses_a_missing_file_or_an_unknown_flag),
         cmocka_unit_test(test_fewshot_refuses_a_malformed_line_naming_file_and_line),
+        cmocka_unit_test(test_fewshot_refuses_a_model_of_another_tokenizer),
+        cmocka_unit_test(test_fewshot_keeps_the_previous_logs_when_a_run_fails),
     };
     return cmocka_run_group_tests_name("gpt3_fewshot", tests, group_setup, group_teardown);
 }

@@ -15,6 +15,14 @@
  *      repetitive corpus; a few fine-tuning steps separate "yes" from "no".
  *   4. Bad input ends in one "error: ..." line, exit status 1, and no
  *      checkpoint written; and --fast never overrides an explicit flag.
+ *   5. `gpt1 eval` prints the validation loss pretrain logged, digit for
+ *      digit; `pretrain --init` continues any llm.c-layout checkpoint; a
+ *      checkpoint of another vocabulary or tokenizer is refused by both.
+ *   6. No output overwrites an input (finetune --out = --model), and a log
+ *      that cannot be written is refused before any work.
+ *   7. A run killed with SIGKILL keeps the previous log and its last
+ *      checkpoint; --resume continues both to the uninterrupted run's
+ *      parameters, bit for bit, and its log, row for row.
  *
  * The group setup writes a small corpus, trains a 300-token BPE tokenizer on
  * it and encodes it, through the library (the tokenizer program is tested in
@@ -26,7 +34,7 @@
 #include "testutil.h"
 #include <signal.h>
 
-/* parse_flags, pretrain, finetune and usage are only called from the main that
+/* pretrain, finetune and eval are only called from the main that
  * TESTING hides; some are unused here, and that is no reason for a warning. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -517,14 +525,28 @@ static void write_yes_no(const char *path, int rows) {
     fclose(f);
 }
 
+/* The identity of the fixture's tokenizer (tokenizer_id). */
+static uint32_t fixture_tokenizer_id(void) {
+    Tokenizer tok;
+    tokenizer_load(&tok, fx.merges);
+    uint32_t id = tokenizer_id(&tok);
+    tokenizer_free(&tok);
+    return id;
+}
+
 /* A checkpoint for the tokenizer's vocabulary, random init (the rung's
- * "no pre-training" ablation): fine-tuning must manage even from there. */
-static void write_model(const char *path, int V) {
+ * "no pre-training" ablation): fine-tuning must manage even from there. It
+ * records the fixture's tokenizer, as every checkpoint this project writes
+ * does (write_model_with_id: another one, or 0 for none, as llm.c's). */
+static void write_model_with_id(const char *path, int V, uint32_t id) {
     GPT m;
     gpt_build(&m, gpt_config(32, V, 2, 2, 32), 5);
+    m.tokenizer_id = id;
     gpt_save(&m, path);
     gpt_free(&m);
 }
+
+static void write_model(const char *path, int V) { write_model_with_id(path, V, fixture_tokenizer_id()); }
 
 typedef struct {
     char model[256], train[256], out[256], head[256], log[256];
@@ -730,8 +752,7 @@ static void assert_nothing_written(const SafePaths *p) {
     assert_no_file(p->logp);
 }
 
-/* getopt_long accepts an unambiguous prefix of a flag (--no-abl for
- * --no-ablations), so the unknown flags here are unknown in full. */
+/* A flag is known only in full: --no-abl is not --no-ablations. */
 static void test_an_unknown_flag_is_refused(void **state) {
     (void)state;
     SafePaths p;
@@ -743,6 +764,14 @@ static void test_an_unknown_flag_is_refused(void **state) {
                          "--train", p.missing, "--test", p.missing, "--out", p.out, "--log", p.logp,
                          "--no-such-flag", NULL};
     run_gpt1_refuses(fin, "unknown flag --no-such-flag for gpt1 finetune");
+    const char *prefix[] = {"finetune", "--fast", "--model", p.missing, "--tokenizer", fx.merges, "--train",
+                            p.missing, "--test", p.missing, "--out", p.out, "--log", p.logp, "--no-abl", NULL};
+    run_gpt1_refuses(prefix, "unknown flag --no-abl for gpt1 finetune");
+    const char *eval_only[] = {"eval", "--model", p.missing, "--data", p.missing, "--steps", "3", NULL};
+    run_gpt1_refuses(eval_only, "unknown flag --steps for gpt1 eval");
+    const char *twice[] = {"pretrain", "--fast", "--data", p.missing, "--val", p.missing, "--tokenizer", fx.merges,
+                           "--out", p.out, "--log", p.logp, "--steps", "3", "--steps", "4", NULL};
+    run_gpt1_refuses(twice, "--steps given twice");
     const char *cmd[] = {"pretrian", "--out", p.out, "--log", p.logp, NULL};
     run_gpt1_refuses(cmd, "unknown command 'pretrian'");
     const char *num[] = {"pretrain", "--fast", "--data", p.missing, "--val", p.missing, "--tokenizer",
@@ -780,17 +809,222 @@ static void test_channels_not_divisible_by_heads_is_refused_before_anything_is_w
  * explicit flag always wins over it (the tests above rely on this). */
 static void test_fast_sets_tiny_defaults_and_explicit_flags_win(void **state) {
     (void)state;
-    Options o = pretrain_defaults();
-    char *argv[] = {"pretrain", "--steps", "7", "--fast", "--channels", "64", NULL};
-    optind = 0;  /* glibc: start getopt afresh */
-    parse_flags(&o, 1, 6, argv);
+    Options o = defaults(CMD_PRETRAIN);
+    char out[256], logp[256];
+    temp_path(out, sizeof out, "fast-out.bin");
+    temp_path(logp, sizeof logp, "fast-log.tsv");
+    char *argv[] = {"pretrain", "--steps", "7", "--fast", "--channels", "64", "--out", out, "--log", logp, NULL};
+    parse_flags(&o, CMD_PRETRAIN, 10, argv);
     assert_int_equal(o.steps, 7);
     assert_int_equal(o.channels, 64);
     assert_int_equal(o.layers, 2);  /* from --fast */
     assert_int_equal(o.seq, 128);
 }
 
-/* ---- 5. interruption: SIGKILL, then --resume ---- */
+/* ---- 5. eval and --init: any checkpoint, any token file ---- */
+
+/* Runs gpt1 with args, expecting exit 0; returns its stdout and stderr (to free). */
+static char *run_gpt1_output(const char **args, char **err) {
+    char *out = NULL;
+    int status = run_program_io("gpt1", args, NULL, &out, NULL, err);
+    if (status != 0) {
+        print_error("gpt1 %s exited with status %d; stderr:\n%s", args[0], status, *err);
+        fail();
+    }
+    return out;
+}
+
+/* The value after `key` in text, as a string up to the next space (for
+ * comparing numbers digit for digit). */
+static void value_after(const char *text, const char *key, char *buf, size_t n) {
+    const char *p = strstr(text, key);
+    if (!p) fail_msg("no '%s' in:\n%s", key, text);
+    p += strlen(key);
+    size_t k = strcspn(p, " \n");
+    snprintf(buf, n, "%.*s", (int)(k < n ? k : n - 1), p);
+}
+
+/* A --fast pre-training of `steps` steps into out (its log into logp). */
+static void pretrain_briefly(const char *out, const char *logp, const char *steps) {
+    const char *args[] = {"pretrain", "--fast", "--data", fx.train_bin, "--val", fx.val_bin, "--tokenizer", fx.merges,
+                          "--out", out, "--log", logp, "--steps", steps, "--samples", "0", "--threads", "1", NULL};
+    run_gpt1_ok(args);
+}
+
+static void remove_checkpoint(const char *path) {
+    char st[300];
+    snprintf(st, sizeof st, "%s.state", path);
+    remove(st);
+    remove(path);
+}
+
+/* `gpt1 eval` is pre-training's validation, alone: on the checkpoint a run
+ * saved at its last step and the same validation file, with pretrain's
+ * batch, it prints the val_loss of the log's last row, digit for digit. */
+static void test_eval_prints_the_validation_loss_that_pretrain_logged(void **state) {
+    (void)state;
+    char out[256], logp[256], want[32], got[32], ppl[32];
+    temp_path(out, sizeof out, "eval.bin");
+    temp_path(logp, sizeof logp, "eval.tsv");
+    pretrain_briefly(out, logp, "20");
+    Tsv tsv;
+    tsv_read(&tsv, logp, 7);
+    snprintf(want, sizeof want, "%s", tsv.rows[tsv.nrows - 1].fields[3]);
+    tsv_free(&tsv);
+
+    const char *args[] = {"eval", "--model", out, "--data", fx.val_bin, "--tokenizer", fx.merges, "--batch", "4",
+                          "--threads", "1", NULL};
+    char *err, *text = run_gpt1_output(args, &err);
+    value_after(text, "summary gpt1 eval: loss ", got, sizeof got);
+    value_after(text, "perplexity ", ppl, sizeof ppl);
+    print_message("pretrain logged val_loss %s; eval: loss %s, perplexity %s\n", want, got, ppl);
+    assert_string_equal(got, want);
+    assert_true(fabs(atof(ppl) - exp(atof(want))) < 1e-3 * exp(atof(want)));
+    assert_string_equal(err, "");  /* the checkpoint records its tokenizer: no note */
+    free(text);
+    free(err);
+    remove_checkpoint(out);
+    remove(logp);
+}
+
+/* --init M continues pre-training from any llm.c-layout checkpoint: here one
+ * of ours with its tokenizer slot cleared, as llm.c writes it (accepted with
+ * a one-line note). The shape comes from the file whatever the shape flags
+ * say, the optimiser starts afresh (the step count saved in the new
+ * checkpoint is this run's), the first loss is the trained model's, not a
+ * fresh one's, and the new checkpoint records the tokenizer it was trained with. */
+static void test_pretrain_init_continues_from_an_llmc_layout_checkpoint(void **state) {
+    (void)state;
+    char base[256], llmc[256], out[256], logp[256];
+    temp_path(base, sizeof base, "init-base.bin");
+    temp_path(llmc, sizeof llmc, "init-llmc.bin");
+    temp_path(out, sizeof out, "init-out.bin");
+    temp_path(logp, sizeof logp, "init.tsv");
+    pretrain_briefly(base, logp, "60");
+    GPT m;
+    gpt_load(&m, base);
+    m.tokenizer_id = 0;  /* llm.c's header has nothing in slot 9 */
+    gpt_save(&m, llmc);
+    gpt_free(&m);
+
+    const char *args[] = {"pretrain", "--fast", "--init", llmc, "--data", fx.train_bin, "--val", fx.val_bin,
+                          "--tokenizer", fx.merges, "--out", out, "--log", logp, "--steps", "10", "--layers", "3",
+                          "--channels", "48", "--samples", "0", "--threads", "1", NULL};
+    char *err, *text = run_gpt1_output(args, &err);
+    assert_non_null(strstr(err, "records no tokenizer"));
+    assert_non_null(strstr(text, "continuing pre-training of"));
+    free(text);
+    free(err);
+    Tsv tsv;
+    tsv_read(&tsv, logp, 7);
+    assert_int_equal(tsv.nrows, 10);
+    double loss0 = atof(tsv.rows[0].fields[1]);
+    print_message("--init: first loss %.3f (a fresh model: ln 300 = %.3f)\n", loss0, log(300.0));
+    assert_true(loss0 < log(300.0) - 1.5);
+    tsv_free(&tsv);
+    gpt_load(&m, out);
+    assert_int_equal(m.config.L, 2);   /* --fast's shape, from the file, not --layers 3 */
+    assert_int_equal(m.config.C, 32);
+    assert_int_equal(m.saved_step, 10);  /* a fresh AdamW: 10 steps, not 60 + 10 */
+    assert_true(m.tokenizer_id == fixture_tokenizer_id());
+    gpt_free(&m);
+    remove_checkpoint(base);
+    remove(llmc);
+    remove_checkpoint(out);
+    remove(logp);
+}
+
+/* A checkpoint that does not belong to the tokenizer or to the token file
+ * is refused in one line, by eval and by --init, before anything is written. */
+static void test_a_checkpoint_of_another_vocabulary_is_refused_by_eval_and_init(void **state) {
+    (void)state;
+    char wide[256], narrow[256], other[256], out[256], logp[256], msg[700];
+    temp_path(wide, sizeof wide, "voc-wide.bin");
+    temp_path(narrow, sizeof narrow, "voc-narrow.bin");
+    temp_path(other, sizeof other, "voc-other.bin");
+    temp_path(out, sizeof out, "voc-out.bin");
+    temp_path(logp, sizeof logp, "voc.tsv");
+    write_model(wide, fx.V + 20);
+    write_model_with_id(narrow, 100, 0);
+    write_model_with_id(other, fx.V, 0x12345678u);
+
+    snprintf(msg, sizeof msg, "%s has a vocabulary of %d tokens, but the tokenizer %s has %d", wide, fx.V + 20,
+             fx.merges, fx.V);
+    const char *eval_wide[] = {"eval", "--model", wide, "--data", fx.val_bin, "--tokenizer", fx.merges, NULL};
+    run_gpt1_refuses(eval_wide, msg);
+    const char *init_wide[] = {"pretrain", "--fast", "--init", wide, "--data", fx.train_bin, "--val", fx.val_bin,
+                               "--tokenizer", fx.merges, "--out", out, "--log", logp, NULL};
+    run_gpt1_refuses(init_wide, msg);
+    /* the tokens name ids the model has no row for: the token file's own check */
+    const char *eval_narrow[] = {"eval", "--model", narrow, "--data", fx.val_bin, NULL};
+    run_gpt1_refuses(eval_narrow, "outside the vocabulary of 100 tokens");
+    /* the same vocabulary size, another tokenizer */
+    const char *eval_other[] = {"eval", "--model", other, "--data", fx.val_bin, "--tokenizer", fx.merges, NULL};
+    run_gpt1_refuses(eval_other, "was trained with another tokenizer (id 12345678)");
+    const char *init_other[] = {"pretrain", "--fast", "--init", other, "--data", fx.train_bin, "--val", fx.val_bin,
+                                "--tokenizer", fx.merges, "--out", out, "--log", logp, NULL};
+    run_gpt1_refuses(init_other, "was trained with another tokenizer");
+    const char *both[] = {"pretrain", "--fast", "--init", other, "--resume", "--data", fx.train_bin, "--val",
+                          fx.val_bin, "--tokenizer", fx.merges, "--out", out, "--log", logp, NULL};
+    run_gpt1_refuses(both, "--resume continues --out; it cannot also start from --init");
+    assert_no_file(out);
+    assert_no_file(logp);
+    remove(wide);
+    remove(narrow);
+    remove(other);
+}
+
+/* ---- 6. outputs never overwrite inputs; the previous log survives ---- */
+
+/* finetune's lambda = 0 ablation reads --model again after the main run
+ * has written --out: --out naming the same file (however spelt) is refused
+ * before any work, and the model, the log and the head are untouched. */
+static void test_finetune_refuses_an_out_that_is_its_model_before_any_work(void **state) {
+    (void)state;
+    FinetuneFiles f;
+    finetune_files(&f, "same");
+    write_yes_no(f.train, 8);
+    write_model(f.model, fx.V);
+    size_t n0, n1;
+    char *before = read_file_or_die(f.model, &n0);
+    char respelt[300];
+    snprintf(respelt, sizeof respelt, "build/tmp/./%s", strrchr(f.model, '/') + 1);
+    const char *args[] = {"finetune", "--fast", "--model", f.model, "--tokenizer", fx.merges, "--train", f.train,
+                          "--test", f.train, "--out", respelt, "--log", f.log, "--threads", "1", NULL};
+    char msg[400];
+    snprintf(msg, sizeof msg, "--out %s is also --model", respelt);
+    run_gpt1_refuses(args, msg);
+    char *after = read_file_or_die(f.model, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    assert_no_file(f.log);
+    char head[256];
+    snprintf(head, sizeof head, "%s", f.model);
+    strcpy(strrchr(head, '.'), ".head");
+    assert_no_file(head);
+    free(before);
+    free(after);
+    remove_finetune_files(&f);
+}
+
+/* A log that cannot be written is refused before the run, in one line. */
+static void test_a_log_on_a_full_device_is_refused_in_one_line(void **state) {
+    (void)state;
+    FinetuneFiles f;
+    finetune_files(&f, "full");
+    write_yes_no(f.train, 8);
+    write_model(f.model, fx.V);
+    const char *pre[] = {"pretrain", "--fast", "--data", fx.train_bin, "--val", fx.val_bin, "--tokenizer",
+                         fx.merges, "--out", f.out, "--log", "/dev/full", NULL};
+    run_gpt1_refuses(pre, "cannot write /dev/full: it is a device");
+    const char *fin[] = {"finetune", "--fast", "--model", f.model, "--tokenizer", fx.merges, "--train", f.train,
+                         "--test", f.train, "--out", f.out, "--log", "/dev/full", NULL};
+    run_gpt1_refuses(fin, "cannot write /dev/full: it is a device");
+    assert_no_file(f.out);
+    remove_finetune_files(&f);
+}
+
+/* ---- 7. interruption: SIGKILL, then --resume ---- */
 
 /* Reads the file at path into a malloc'd buffer (for comparing checkpoints). */
 static char *slurp_file(const char *path, size_t *len) {
@@ -827,7 +1061,9 @@ static void test_a_killed_pretraining_run_resumes_to_the_same_model(void **state
                         "--eval-every", "20", "--samples", "0", "--threads", "1", NULL};
     run_gpt1_ok(a1);
 
-    /* the same run, killed after step 60 */
+    /* the same run, killed after step 60, over the log of an earlier run */
+    static const char earlier[] = "step\ttrain_loss\n1\t9.9\n";
+    write_bytes(log2, earlier, sizeof earlier - 1);
     const char *bin = getenv("GPTLADDER_BIN");
     char path[512];
     snprintf(path, sizeof path, "%s/gpt1", bin ? bin : "build");
@@ -859,6 +1095,16 @@ static void test_a_killed_pretraining_run_resumes_to_the_same_model(void **state
     assert_true(seen);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
+    /* the earlier log is intact; the killed run's rows are in log2.tmp */
+    size_t len;
+    char *kept = read_file_or_die(log2, &len);
+    assert_int_equal(len, sizeof earlier - 1);
+    assert_memory_equal(kept, earlier, len);
+    free(kept);
+    char log2_tmp[300];
+    snprintf(log2_tmp, sizeof log2_tmp, "%s.tmp", log2);
+    assert_true(file_exists(log2_tmp));
+
     /* what the kill left: a loadable checkpoint from an evaluation, not the end */
     GPT m;
     gpt_load(&m, killed);
@@ -883,12 +1129,21 @@ static void test_a_killed_pretraining_run_resumes_to_the_same_model(void **state
     free(b1);
     free(b2);
 
-    /* the log has each step exactly once, in order */
-    Tsv tsv;
+    /* the resumed run continued the killed run's log: it has each step
+     * exactly once, in order, and every column but the speed is the
+     * uninterrupted run's; no .tmp is left */
+    Tsv tsv, want;
     tsv_read(&tsv, log2, 7);
+    tsv_read(&want, log1, 7);
     assert_int_equal(tsv.nrows, 400);
-    for (int i = 0; i < tsv.nrows; i++) assert_int_equal(atoi(tsv.rows[i].fields[0]), i + 1);
+    assert_int_equal(want.nrows, 400);
+    for (int i = 0; i < tsv.nrows; i++) {
+        assert_int_equal(atoi(tsv.rows[i].fields[0]), i + 1);
+        for (int k = 0; k < 7; k++) if (k != 5) assert_string_equal(tsv.rows[i].fields[k], want.rows[i].fields[k]);
+    }
     tsv_free(&tsv);
+    tsv_free(&want);
+    assert_false(file_exists(log2_tmp));
     remove(straight);
     remove(killed);
     remove(st);
@@ -921,6 +1176,14 @@ int main(void) {
         cmocka_unit_test(test_a_flag_without_its_value_says_so),
         cmocka_unit_test(test_channels_not_divisible_by_heads_is_refused_before_anything_is_written),
         cmocka_unit_test(test_fast_sets_tiny_defaults_and_explicit_flags_win),
+        /* 5. eval and --init */
+        cmocka_unit_test(test_eval_prints_the_validation_loss_that_pretrain_logged),
+        cmocka_unit_test(test_pretrain_init_continues_from_an_llmc_layout_checkpoint),
+        cmocka_unit_test(test_a_checkpoint_of_another_vocabulary_is_refused_by_eval_and_init),
+        /* 6. outputs and logs */
+        cmocka_unit_test(test_finetune_refuses_an_out_that_is_its_model_before_any_work),
+        cmocka_unit_test(test_a_log_on_a_full_device_is_refused_in_one_line),
+        /* 7. interruption */
         cmocka_unit_test(test_a_killed_pretraining_run_resumes_to_the_same_model),
     };
     return cmocka_run_group_tests_name("gpt1", tests, group_setup, group_teardown);

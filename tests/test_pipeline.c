@@ -58,7 +58,7 @@ static void test_make_run_fast_runs_every_rung_and_leaves_finite_logs(void **sta
     temp_path(dir, sizeof dir, "pipeline");
     /* a copy of what `make run` reads; build/ comes along so nothing recompiles */
     snprintf(cmd, sizeof cmd,
-             "rm -rf %s && mkdir -p %s/build %s/plots && cp -rp Makefile src bench data %s/ && "
+             "rm -rf %s && mkdir -p %s/build %s/plots && cp -rp Makefile src bench data tools %s/ && "
              "cp -p plots/*.gp %s/plots/ && cp -rp build/obj build/libladder.a build/.deps-ok %s/build/ && "
              "for p in build/*; do [ -f \"$p\" ] && [ -x \"$p\" ] && cp -p \"$p\" %s/build/; done; "
              "rm -f %s/data/pretrain.txt",

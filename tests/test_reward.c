@@ -15,6 +15,13 @@
  *      file, a checkpoint of another vocabulary, an unknown flag) ends in
  *      one "error: ..." line naming the file and line, exit status 1, and no
  *      model written.
+ *   4. Nothing lost, nothing hung: `reward train` killed with kill -9
+ *      leaves the previous log as it was; an output that cannot be written
+ *      (a folder, a device, /proc, a folder that is a file, the --model
+ *      itself, a head that would land on the log), a FIFO as an input, or a
+ *      checkpoint of another tokenizer is refused before any work, in one
+ *      line, with the previous log kept; `reward score` refuses a reward
+ *      model of another tokenizer.
  */
 #include "testutil.h"
 
@@ -24,6 +31,7 @@
 #pragma GCC diagnostic pop
 
 #include "chat_fixture.h"
+#include "failing_runs.h"
 
 /* ---- 1. the pairwise loss ---- */
 
@@ -397,7 +405,7 @@ static void test_reward_refuses_bad_input_with_one_line(void **state) {
     const char *unknown[] = {"train", "--nonsense", NULL};
     run_refuses(unknown, "unknown flag --nonsense", NULL);
     const char *wrong_mode[] = {"score", "--epochs", "3", NULL};
-    run_refuses(wrong_mode, "--epochs is a flag of 'reward train'", NULL);
+    run_refuses(wrong_mode, "unknown flag --epochs for reward score", NULL);
     const char *no_prompt[] = {"score", "--response", "it is red .", NULL};
     run_refuses(no_prompt, "needs --prompt", NULL);
     const char *no_command[] = {"rank", NULL};
@@ -406,6 +414,85 @@ static void test_reward_refuses_bad_input_with_one_line(void **state) {
     /* nothing was written by any of these */
     assert_false(file_exists(f.out));
     assert_false(file_exists(f.head));
+    remove_files(&f);
+}
+
+
+/* ---- 4. nothing lost, nothing hung ---- */
+
+static void test_reward_train_killed_mid_run_leaves_the_previous_log_intact(void **state) {
+    (void)state;
+    Files f;
+    make_files(&f, "kill");
+    const char *args[] = {"train", "--fast", "--model", f.model, "--tokenizer", merges, "--train", f.train,
+                          "--test", f.test, "--out", f.out, "--log", f.log, "--epochs", "100000",
+                          "--eval-every", "1000000", "--batch", "2", "--threads", "1", NULL};
+    expect_log_kept_after_kill("reward", args, f.log, 4);  /* the header, step 0 and two steps */
+    assert_false(file_exists(f.out));
+    assert_false(file_exists(f.head));
+    remove_files(&f);
+}
+
+/* f.model rewritten to record a tokenizer other than the fixture's (same size). */
+static void record_another_tokenizer(const char *path) {
+    GPT m;
+    gpt_load(&m, path);
+    m.tokenizer_id = fx_tok_id ^ 0x5a5a5a5au;
+    gpt_save(&m, path);
+    gpt_free(&m);
+}
+
+static void test_reward_refuses_an_output_it_cannot_write_or_an_input_that_is_not_a_file_before_any_work(void **state) {
+    (void)state;
+    Files f;
+    make_files(&f, "outs");
+    char fifo[300], under_file[300], other_tok[300], head_log[300], head_out[300];
+    temp_path(fifo, sizeof fifo, "reward-fifo");
+    remove(fifo);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    snprintf(under_file, sizeof under_file, "%s/reward.bin", f.train);
+    temp_path(other_tok, sizeof other_tok, "reward-other-tok.bin");
+    fx_write_model(other_tok, tok.vocab_size, 128);
+    record_another_tokenizer(other_tok);
+    temp_path(head_log, sizeof head_log, "reward-x.head");   /* the log where --out's head would go */
+    temp_path(head_out, sizeof head_out, "reward-x.bin");
+    struct { const char *flag, *value, *phrase; } cases[] = {
+        {"--out", "build/tmp", "cannot write build/tmp: it is a folder"},
+        {"--out", "/dev/full", "cannot write /dev/full: it is a device"},
+        {"--out", "/proc/x.bin", "cannot create /proc/x.bin.tmp"},
+        {"--out", under_file, "is not a folder"},
+        {"--out", f.model, "is also --model"},
+        {"--log", "/dev/full", "cannot write /dev/full: it is a device"},
+        {"--train", fifo, "it is a FIFO, not a regular file"},
+        {"--model", fifo, "it is a FIFO, not a regular file"},
+        {"--model", other_tok, "was trained with another tokenizer"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *args[] = {"train", "--fast", "--model", f.model, "--tokenizer", merges, "--train", f.train,
+                              "--test", f.test, "--out", f.out, "--log", f.log, "--threads", "1", NULL};
+        for (int a = 0; args[a]; a++) if (strcmp(args[a], cases[i].flag) == 0) args[a + 1] = cases[i].value;
+        const char *log = strcmp(cases[i].flag, "--log") == 0 ? f.bad : f.log;  /* a log that must be kept */
+        expect_refused_before_work("reward", args, cases[i].phrase, log);
+    }
+    const char *head_on_log[] = {"train", "--fast", "--model", f.model, "--tokenizer", merges, "--train", f.train,
+                                 "--test", f.test, "--out", head_out, "--log", head_log, "--threads", "1", NULL};
+    expect_refused_before_work("reward", head_on_log, "would write its head to", head_log);
+    assert_false(file_exists(f.out));
+    assert_false(file_exists(head_out));
+
+    /* reward score: a reward model (with its head) of another tokenizer */
+    fx_write_model(f.out, tok.vocab_size, 128);
+    record_another_tokenizer(f.out);
+    LinearHead h;
+    head_build(&h, 1, 32, 0.1f, 1);
+    head_save(&h, f.head);
+    head_free(&h);
+    const char *score_args[] = {"score", "--model", f.out, "--tokenizer", merges, "--prompt", "where is the owl ?",
+                                "--response", "it is in the barn .", NULL};
+    expect_refused_before_work("reward", score_args, "was trained with another tokenizer", f.bad);
+    remove(fifo);
+    remove(other_tok);
+    remove(head_log);
     remove_files(&f);
 }
 
@@ -420,6 +507,8 @@ int main(void) {
         cmocka_unit_test(test_tied_rewards_count_as_chance_in_accuracy_and_top1),
         cmocka_unit_test(test_reward_train_fast_writes_a_normalised_model_that_reward_score_reads),
         cmocka_unit_test(test_reward_refuses_bad_input_with_one_line),
+        cmocka_unit_test(test_reward_train_killed_mid_run_leaves_the_previous_log_intact),
+        cmocka_unit_test(test_reward_refuses_an_output_it_cannot_write_or_an_input_that_is_not_a_file_before_any_work),
     };
     return cmocka_run_group_tests_name("reward", tests, fx_group_setup, fx_group_teardown);
 }

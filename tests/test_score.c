@@ -370,6 +370,34 @@ static void test_attention_accessor_reads_causal_rows_of_the_last_forward(void *
     gpt_free(&m);
 }
 
+/* The induction probe adds, per block and head, the attention from the last
+ * position to the matching value, and the mean attention to the other
+ * values; two prompts add up; "attending evenly" is 1/(positions seen). */
+static void test_induction_probe_sums_the_attention_to_the_matching_and_other_values(void **state) {
+    (void)state;
+    GPT m;
+    tiny_model(&m, 16);
+    int tokens[12], pos[3] = {2, 5, 8};
+    random_tokens(tokens, 12);
+    gpt_forward(&m, tokens, 1, 12);
+    Induction ind;
+    induction_init(&ind, &m.config);
+    induction_add(&ind, &m, 11, pos, 3, 1);
+    induction_add(&ind, &m, 11, pos, 1, 0);  /* one shot: no other values */
+    assert_int_equal(ind.n, 2);
+    assert_int_equal(ind.nother, 1);
+    assert_float_equal(ind.uniform, 2.0 / 12.0, 1e-12);
+    for (int l = 0; l < TL; l++) {
+        for (int h = 0; h < TNH; h++) {
+            const float *row = score_attention(&m, l, 0, h) + 11 * 12;
+            assert_float_equal(ind.match[l * TNH + h], (double)row[5] + row[2], 1e-9);
+            assert_float_equal(ind.other[l * TNH + h], ((double)row[2] + row[8]) / 2, 1e-9);
+        }
+    }
+    induction_free(&ind);
+    gpt_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_score_equals_the_hand_computed_log_softmax_of_the_logits),
@@ -384,6 +412,7 @@ int main(void) {
         cmocka_unit_test(test_bad_candidates_die_naming_the_file_and_line),
         cmocka_unit_test(test_a_long_prompt_keeps_its_end_and_room_for_the_answer),
         cmocka_unit_test(test_attention_accessor_reads_causal_rows_of_the_last_forward),
+        cmocka_unit_test(test_induction_probe_sums_the_attention_to_the_matching_and_other_values),
     };
     return cmocka_run_group_tests_name("score", tests, NULL, NULL);
 }

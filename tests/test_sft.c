@@ -12,6 +12,11 @@
  *      chat longer than the context, a checkpoint of another vocabulary, an
  *      unknown flag) ends in one "error: ..." line naming the file (and
  *      line), exit status 1, and no checkpoint written.
+ *   4. Nothing lost, nothing hung: a run killed with kill -9 leaves the
+ *      previous log as it was; an output that cannot be written (a folder,
+ *      a device, /proc, a folder that is a file, the --model itself), a FIFO
+ *      as an input, or a checkpoint of another tokenizer is refused before
+ *      any work, in one line, with the previous log kept.
  */
 #include "testutil.h"
 
@@ -21,6 +26,7 @@
 #pragma GCC diagnostic pop
 
 #include "chat_fixture.h"
+#include "failing_runs.h"
 
 /* ---- 1. answer-only masking ---- */
 
@@ -209,11 +215,68 @@ static void test_sft_refuses_bad_input_with_one_line(void **state) {
     remove_files(&f);
 }
 
+
+/* ---- 4. nothing lost, nothing hung ---- */
+
+static void test_sft_killed_mid_run_leaves_the_previous_log_intact(void **state) {
+    (void)state;
+    Files f;
+    make_files(&f, "kill");
+    const char *args[] = {"--fast", "--model", f.model, "--tokenizer", merges, "--train", f.train, "--test", f.test,
+                          "--out", f.out, "--log", f.log, "--steps", "1000000", "--eval-every", "1000000",
+                          "--threads", "1", NULL};
+    expect_log_kept_after_kill("sft", args, f.log, 4);  /* the header, step 0 and two steps */
+    assert_false(file_exists(f.out));
+    remove_files(&f);
+}
+
+static void test_sft_refuses_an_output_it_cannot_write_or_an_input_that_is_not_a_file_before_any_work(void **state) {
+    (void)state;
+    Files f;
+    make_files(&f, "outs");
+    char fifo[300], under_file[300], other_tok[300];
+    temp_path(fifo, sizeof fifo, "sft-fifo");
+    remove(fifo);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    snprintf(under_file, sizeof under_file, "%s/sft.bin", f.train);  /* its folder is a regular file */
+    temp_path(other_tok, sizeof other_tok, "sft-other-tok.bin");
+    fx_write_model(other_tok, tok.vocab_size, 128);
+    GPT m;
+    gpt_load(&m, other_tok);
+    m.tokenizer_id = fx_tok_id ^ 0x5a5a5a5au;  /* a checkpoint of another tokenizer of the same size */
+    gpt_save(&m, other_tok);
+    gpt_free(&m);
+    struct { const char *flag, *value, *phrase; } cases[] = {
+        {"--out", "build/tmp", "cannot write build/tmp: it is a folder"},
+        {"--out", "/dev/full", "cannot write /dev/full: it is a device"},
+        {"--out", "/proc/x.bin", "cannot create /proc/x.bin.tmp"},
+        {"--out", under_file, "is not a folder"},
+        {"--out", f.model, "is also --model"},
+        {"--log", "/dev/full", "cannot write /dev/full: it is a device"},
+        {"--train", fifo, "it is a FIFO, not a regular file"},
+        {"--model", fifo, "it is a FIFO, not a regular file"},
+        {"--model", other_tok, "was trained with another tokenizer"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *args[] = {"--fast", "--model", f.model, "--tokenizer", merges, "--train", f.train, "--test",
+                              f.test, "--out", f.out, "--log", f.log, "--threads", "1", NULL};
+        for (int a = 0; args[a]; a++) if (strcmp(args[a], cases[i].flag) == 0) args[a + 1] = cases[i].value;
+        const char *log = strcmp(cases[i].flag, "--log") == 0 ? f.bad : f.log;  /* a log that must be kept */
+        expect_refused_before_work("sft", args, cases[i].phrase, log);
+    }
+    assert_false(file_exists(f.out));
+    remove(fifo);
+    remove(other_tok);
+    remove_files(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sft_loss_ignores_prompt_targets_and_counts_answer_targets),
         cmocka_unit_test(test_a_few_sft_steps_lower_the_held_out_answer_loss_on_a_tiny_model),
         cmocka_unit_test(test_sft_refuses_bad_input_with_one_line),
+        cmocka_unit_test(test_sft_killed_mid_run_leaves_the_previous_log_intact),
+        cmocka_unit_test(test_sft_refuses_an_output_it_cannot_write_or_an_input_that_is_not_a_file_before_any_work),
     };
     return cmocka_run_group_tests_name("sft", tests, fx_group_setup, fx_group_teardown);
 }

@@ -479,6 +479,57 @@ static void test_a_token_file_with_a_token_outside_the_vocabulary_is_refused(voi
     remove(path);
 }
 
+/* A token file remembers which tokenizer wrote it (header slot 3, which
+ * llm.c does not read): the same tokenizer reads it back, another of the same
+ * size is refused before a token is looked at, and a file that records none
+ * (llm.c's, our older ones) is read as before. */
+typedef struct {
+    Tokenizer *tok;
+    const char *path;
+} LoadForArgs;
+
+static void load_for(void *arg) {
+    const LoadForArgs *a = arg;
+    size_t n;
+    tokens_load_for(a->tok, "other.merges", a->path, &n);
+}
+
+static void test_a_token_file_records_its_tokenizer_and_another_tokenizer_is_refused(void **state) {
+    (void)state;
+    Tokenizer t, other;
+    train_on_corpus(&t, 300);
+    size_t len;
+    char *text = make_corpus(&len);
+    for (size_t i = 0; i < len; i++) if (text[i] == 'e') text[i] = 'a';
+    tokenizer_train(&other, text, len, 300);
+    assert_int_equal(other.vocab_size, t.vocab_size);
+    assert_true(tokenizer_id(&other) != tokenizer_id(&t));
+    char path[256];
+    temp_path(path, sizeof path, "recorded.bin");
+    int tokens[] = {1, 2, 299, 42};
+    tokens_save_for(&t, path, tokens, 4);
+    char *file = read_file_or_die(path, &len);
+    int32_t header[4];
+    memcpy(header, file, sizeof header);
+    assert_int_equal((uint32_t)header[TOKENS_HEADER_TOKENIZER], tokenizer_id(&t));
+    free(file);
+    size_t n;
+    int *back = tokens_load_for(&t, "t.merges", path, &n);
+    assert_int_equal(n, 4);
+    assert_memory_equal(back, tokens, sizeof tokens);
+    free(back);
+    LoadForArgs args = {&other, path};
+    expect_death(load_for, &args, "was encoded with another tokenizer");
+    tokens_save(path, tokens, 4);  /* records none: any tokenizer of the size reads it */
+    back = tokens_load_for(&other, "other.merges", path, &n);
+    assert_int_equal(n, 4);
+    free(back);
+    free(text);
+    tokenizer_free(&t);
+    tokenizer_free(&other);
+    remove(path);
+}
+
 /* ---- the program ---- */
 
 static void test_tokenizer_program_rejects_an_unknown_flag(void **state) {
@@ -486,11 +537,11 @@ static void test_tokenizer_program_rejects_an_unknown_flag(void **state) {
     char *err;
     const char *args[] = {"train", "--bogus", "3", NULL};
     assert_int_equal(run_program("tokenizer", args, &err), 1);
-    assert_non_null(strstr(err, "error: unknown flag '--bogus'"));
+    assert_non_null(strstr(err, "error: unknown flag --bogus for tokenizer train"));
     free(err);
     const char *wrong_cmd[] = {"show", "--vocab", "300", NULL};  /* a real flag, wrong command */
     assert_int_equal(run_program("tokenizer", wrong_cmd, &err), 1);
-    assert_non_null(strstr(err, "error: 'tokenizer show' does not take --vocab"));
+    assert_non_null(strstr(err, "error: unknown flag --vocab for tokenizer show"));
     free(err);
     const char *missing[] = {"train", "--data", "build/tmp/no-such-file.txt", "--out", "build/tmp/x", NULL};
     assert_int_equal(run_program("tokenizer", missing, &err), 1);
@@ -527,10 +578,19 @@ static void test_tokenizer_program_trains_and_encodes_like_the_library(void **st
     assert_memory_equal(got, want, sizeof(int) * want_n);
     free(want);
     free(got);
+    /* the token file records the tokenizer; the decode table has its own name */
+    int32_t header[4];
+    FILE *f = fopen_or_die(bin, "rb");
+    fread_or_die(header, sizeof header[0], 4, f, bin, "the header");
+    fclose(f);
+    assert_int_equal((uint32_t)header[TOKENS_HEADER_TOKENIZER], tokenizer_id(&lib));
     free(text);
     tokenizer_free(&lib);
-    char llmc[300];
-    snprintf(llmc, sizeof llmc, "%s.bin", prefix);
+    char llmc[300], plain_bin[300];
+    snprintf(llmc, sizeof llmc, "%s.llmc-tokenizer.bin", prefix);
+    snprintf(plain_bin, sizeof plain_bin, "%s.bin", prefix);
+    assert_true(file_exists(llmc));
+    assert_false(file_exists(plain_bin));
     remove(text_path);
     remove(merges);
     remove(llmc);
@@ -555,6 +615,7 @@ int main(void) {
         cmocka_unit_test(test_a_truncated_token_file_is_refused),
         cmocka_unit_test(test_a_token_file_with_a_wrong_magic_is_refused),
         cmocka_unit_test(test_a_token_file_with_a_token_outside_the_vocabulary_is_refused),
+        cmocka_unit_test(test_a_token_file_records_its_tokenizer_and_another_tokenizer_is_refused),
         cmocka_unit_test(test_tokenizer_program_rejects_an_unknown_flag),
         cmocka_unit_test(test_tokenizer_program_trains_and_encodes_like_the_library),
     };

@@ -42,9 +42,11 @@ static int group_setup(void **state) {
     tokenizer_save_merges(&tok, fx.merges);
     GPT m;
     gpt_build(&m, gpt_config(128, tok.vocab_size, 1, 2, 16), 1);
+    m.tokenizer_id = tokenizer_id(&tok);  /* as every checkpoint this project writes */
     gpt_save(&m, fx.model);
     gpt_free(&m);
     gpt_build(&m, gpt_config(32, tok.vocab_size, 1, 2, 16), 2);
+    m.tokenizer_id = tokenizer_id(&tok);
     gpt_save(&m, fx.short_model);
     gpt_free(&m);
     tokenizer_free(&tok);
@@ -246,9 +248,12 @@ static void test_zeroshot_runs_end_to_end_with_fast_on_a_tiny_model(void **state
 
 static void test_zeroshot_refuses_a_missing_file_or_an_unknown_flag(void **state) {
     (void)state;
-    const char *missing[] = {"--model", fx.model, "--tokenizer", fx.merges, "--data", "build/tmp/no-such.tsv", NULL};
+    char log[256];  /* never the default under out/try: a test leaves the checkout as it was */
+    temp_path(log, sizeof log, "zs-refused.tsv");
+    const char *missing[] = {"--model", fx.model, "--tokenizer", fx.merges, "--data", "build/tmp/no-such.tsv",
+                             "--log", log, NULL};
     run_refuses(missing, "build/tmp/no-such.tsv", NULL);
-    const char *no_model[] = {"--model", "build/tmp/no-such.bin", "--tokenizer", fx.merges, NULL};
+    const char *no_model[] = {"--model", "build/tmp/no-such.bin", "--tokenizer", fx.merges, "--log", log, NULL};
     run_refuses(no_model, "build/tmp/no-such.bin", NULL);
     const char *flag[] = {"--model", fx.model, "--bogus", NULL};
     run_refuses(flag, "unknown flag --bogus", NULL);
@@ -265,7 +270,9 @@ static void test_zeroshot_refuses_a_malformed_line_naming_file_and_line(void **s
     (void)state;
     char path[256];
     temp_path(path, sizeof path, "zs-bad.tsv");
-    const char *args[] = {"--model", fx.model, "--tokenizer", fx.merges, "--data", path, NULL};
+    char log[256];
+    temp_path(log, sizeof log, "zs-bad-log.tsv");
+    const char *args[] = {"--model", fx.model, "--tokenizer", fx.merges, "--data", path, "--log", log, NULL};
     char where[300];
     snprintf(where, sizeof where, "%s:3", path);
 
@@ -291,18 +298,58 @@ static void test_zeroshot_refuses_a_malformed_line_naming_file_and_line(void **s
     remove(path);
 }
 
-/* A model trained with another vocabulary cannot read this tokenizer's ids. */
+/* A model trained with another vocabulary cannot read this tokenizer's ids;
+ * one trained with another tokenizer of the same size would read them as
+ * other words. Both are refused in one line (gpt_check_tokenizer). */
 static void test_zeroshot_refuses_a_tokenizer_that_does_not_match_the_model(void **state) {
     (void)state;
-    char other[256];
+    char other[256], log[256];
     temp_path(other, sizeof other, "zs-other.bin");
+    temp_path(log, sizeof log, "zs-other.tsv");
     GPT m;
     gpt_build(&m, gpt_config(32, 300, 1, 2, 16), 3);
     gpt_save(&m, other);
     gpt_free(&m);
-    const char *args[] = {"--model", other, "--tokenizer", fx.merges, NULL};
-    run_refuses(args, "was trained with V = 300", NULL);
+    const char *args[] = {"--model", other, "--tokenizer", fx.merges, "--log", log, NULL};
+    run_refuses(args, "has a vocabulary of 300 tokens, but the tokenizer", "they do not belong together");
+    GPT same;
+    gpt_load(&same, fx.model);
+    same.tokenizer_id = 0x12345678u;
+    gpt_save(&same, other);
+    gpt_free(&same);
+    run_refuses(args, "was trained with another tokenizer (id 12345678)", NULL);
     remove(other);
+}
+
+/* The log is written as PATH.tmp and renamed over PATH only when the run
+ * succeeds: a run that fails keeps the previous log, and a log that cannot
+ * be written (a device) is refused before any scoring. */
+static void test_zeroshot_keeps_the_previous_log_when_a_run_fails(void **state) {
+    (void)state;
+    char log[256], tmp[300];
+    temp_path(log, sizeof log, "zs-kept.tsv");
+    snprintf(tmp, sizeof tmp, "%s.tmp", log);
+    static const char earlier[] = "task\titems\nsentiment\t6\n";
+    write_bytes(log, earlier, sizeof earlier - 1);
+    const char *bad[] = {"--fast", "--model", fx.model, "--tokenizer", fx.merges, "--data", "build/tmp/no-such.tsv",
+                         "--log", log, "--threads", "1", NULL};
+    run_refuses(bad, "build/tmp/no-such.tsv", NULL);
+    size_t len;
+    char *kept = read_file_or_die(log, &len);
+    assert_int_equal(len, sizeof earlier - 1);
+    assert_memory_equal(kept, earlier, len);
+    free(kept);
+    assert_false(file_exists(tmp));
+    const char *full[] = {"--fast", "--model", fx.model, "--tokenizer", fx.merges, "--log", "/dev/full", NULL};
+    run_refuses(full, "cannot write /dev/full: it is a device", NULL);
+    /* a run that succeeds replaces it, and leaves no .tmp */
+    const char *good[] = {"--fast", "--model", fx.model, "--tokenizer", fx.merges, "--log", log, "--threads", "1", NULL};
+    run_ok(good);
+    kept = read_file_or_die(log, &len);
+    assert_true(strncmp(kept, "task\titems\tchance\t", 18) == 0);
+    free(kept);
+    assert_false(file_exists(tmp));
+    remove(log);
 }
 
 int main(void) {
@@ -315,6 +362,7 @@ int main(void) {
         cmocka_unit_test(test_zeroshot_refuses_a_missing_file_or_an_unknown_flag),
         cmocka_unit_test(test_zeroshot_refuses_a_malformed_line_naming_file_and_line),
         cmocka_unit_test(test_zeroshot_refuses_a_tokenizer_that_does_not_match_the_model),
+        cmocka_unit_test(test_zeroshot_keeps_the_previous_log_when_a_run_fails),
     };
     return cmocka_run_group_tests_name("gpt2_zeroshot", tests, group_setup, group_teardown);
 }

@@ -158,9 +158,15 @@ static inline const char *temp_path(char *buf, size_t n, const char *tag) {
     return buf;
 }
 
+/* No program a test runs takes this long (an hour: not even under the
+ * sanitizers on a loaded machine); one that hangs (reading a FIFO) is killed
+ * then, and the test fails instead of hanging. A test that
+ * expects a quick refusal may lower it. */
+static unsigned test_program_limit_s = 3600;
+
 /* Runs $GPTLADDER_BIN/prog (default build/prog) with NULL-terminated args
  * (argv[0] is filled in) and returns its exit status (128 + the signal if it
- * was killed). Its stderr goes into *err_out (if non-NULL; to free).
+ * was killed, 128 + SIGALRM after test_program_limit_s seconds). Its stderr goes into *err_out (if non-NULL; to free).
  *   stdin_path  standard input is read from this file (NULL: inherited)
  *   out         receives its stdout (to free), with the length in *out_len
  *               if out_len is non-NULL; NULL sends stdout to /dev/null.
@@ -189,6 +195,7 @@ static inline int run_program_io(const char *prog, const char **args, const char
         close(fds[1]);
         if (stdin_path && !freopen(stdin_path, "r", stdin)) _exit(98);
         if (!freopen(out ? out_path : "/dev/null", "w", stdout)) _exit(99);
+        alarm(test_program_limit_s);  /* kept across exec: a program that hangs dies of SIGALRM */
         execv(path, argv);
         fprintf(stderr, "cannot run %s\n", path);
         _exit(127);

@@ -16,7 +16,7 @@
  * long run that would exhaust file descriptors (then every input dies at
  * fopen and the fuzzer learns nothing) and grow the heap until libFuzzer's
  * RSS limit calls it a crash. So the library's objects are linked with
- * -Wl,--wrap=malloc,calloc,realloc,free,fopen,fclose (see the Makefile's fuzz
+ * -Wl,--wrap=malloc,calloc,realloc,free,fopen,fdopen,fclose (see the Makefile's fuzz
  * section): while a fuzz_call is running, every allocation and every open
  * FILE is recorded, and after a die() the ones made since the call began are
  * released. On a normal return the records are dropped (nothing is freed:
@@ -50,6 +50,7 @@ void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
 void __real_free(void *p);
 FILE *__real_fopen(const char *path, const char *mode);
+FILE *__real_fdopen(int fd, const char *mode);
 int __real_fclose(FILE *f);
 
 typedef struct {
@@ -123,6 +124,13 @@ FILE *__wrap_fopen(const char *path, const char *mode) {
     return f;
 }
 
+/* fopen_or_die opens inputs with open() + fdopen (to refuse FIFOs) */
+FILE *__wrap_fdopen(int fd, const char *mode) {
+    FILE *f = __real_fdopen(fd, mode);
+    fuzz_record_add(&fuzz_files, f);
+    return f;
+}
+
 int __wrap_fclose(FILE *f) {
     if (f && fuzz_files.n) fuzz_record_remove(&fuzz_files, f);
     return __real_fclose(f);
@@ -132,7 +140,7 @@ int __wrap_fclose(FILE *f) {
 
 /* Runs fn(arg). Returns 1 if it returned, 0 if it called die(); in that case
  * everything it allocated or opened is released. Calls nest. */
-static int fuzz_call(void (*fn)(void *), void *arg) {
+__attribute__((unused)) static int fuzz_call(void (*fn)(void *), void *arg) {
     jmp_buf env;
     size_t mem_mark = fuzz_mem.n, file_mark = fuzz_files.n;
     fuzz_depth++;
@@ -157,7 +165,7 @@ static int fuzz_call(void (*fn)(void *), void *arg) {
 
 /* Writes data[0..size) to this process's scratch file and returns its path
  * (static storage). Aborts if it cannot: that is the harness's fault. */
-static const char *fuzz_file(const uint8_t *data, size_t size, const char *name) {
+__attribute__((unused)) static const char *fuzz_file(const uint8_t *data, size_t size, const char *name) {
     static int fd = -1;
     static char path[256];
     if (fd < 0) {
