@@ -43,16 +43,19 @@
  * OMP_WAIT_POLICY=passive (threads sleep at once, and are woken per loop).
  *
  * libgomp reads OMP_WAIT_POLICY once, while it is loaded, before main runs,
- * so a setenv in main comes too late. So the default thread count starts the
- * program again, once, from its first instruction, with the variable set
- * (exec keeps the process id, the open files and the arguments). A policy the
- * user set (OMP_WAIT_POLICY=active included) is kept, and so is an explicit
- * --threads N: only the default degrades. Not under a debugger (the learner
- * would see main start twice). Linux only (/proc/self). */
+ * so a setenv in main comes too late. So every program that links this file
+ * starts itself again, once, before main, with the variable set: the
+ * constructor below runs after libgomp has loaded and before main, so nothing
+ * has been printed, written or forked yet; exec keeps the process id, the open
+ * files and the arguments. A policy the user set is kept
+ * (OMP_WAIT_POLICY=active brings the spinning back). Not under a debugger (a
+ * learner would see the program start twice) nor under valgrind (the new
+ * program would run outside it). Linux only (/proc/self). */
 #if defined(_OPENMP) && defined(__linux__)
-/* 1 if a debugger is attached (a learner stepping through main in gdb should
- * not see the program start over). */
-static int being_debugged(void) {
+/* 1 if a debugger is attached or valgrind is running us. */
+static int being_watched(void) {
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && strstr(preload, "vgpreload")) return 1;
     FILE *f = fopen("/proc/self/status", "r");
     if (!f) return 0;
     char line[256];
@@ -63,8 +66,8 @@ static int being_debugged(void) {
     return tracer != 0;
 }
 
-static void restart_with_passive_wait(void) {
-    if (getenv("OMP_WAIT_POLICY") || omp_get_num_procs() < 2 || being_debugged()) return;
+__attribute__((constructor)) static void restart_with_passive_wait(void) {
+    if (getenv("OMP_WAIT_POLICY") || omp_get_num_procs() < 2 || being_watched()) return;
     FILE *f = fopen("/proc/self/cmdline", "rb");
     if (!f) return;
     char buf[65536];
@@ -78,7 +81,6 @@ static void restart_with_passive_wait(void) {
     for (size_t i = 0; i < n && argc < 1023; i += strlen(buf + i) + 1) argv[argc++] = buf + i;
     argv[argc] = NULL;
     if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
-    fflush(NULL);
     execv("/proc/self/exe", argv);
     unsetenv("OMP_WAIT_POLICY");  /* exec failed: carry on as we were */
 }
@@ -86,11 +88,6 @@ static void restart_with_passive_wait(void) {
 
 void set_threads(int n) {
 #ifdef _OPENMP
-    static int first_call = 1;
-#ifdef __linux__
-    if (first_call && n <= 0) restart_with_passive_wait();
-#endif
-    first_call = 0;
     omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
 #else
     (void)n;

@@ -202,11 +202,10 @@ float tensor_tanhf(float x);
 /* ---- threads ---- */
 
 /* Sets the OpenMP thread count (n <= 0: all cores); a no-op without OpenMP.
- * The default (n <= 0, on the first call) also makes idle threads sleep
- * instead of spin, so that a busy machine slows a run down gracefully: on
- * Linux, unless OMP_WAIT_POLICY is set, the program is started again (exec,
- * same arguments) with OMP_WAIT_POLICY=passive (see tensor.c). So call it
- * first thing in main, before anything is printed or written. */
+ * (Idle threads sleep rather than spin: on Linux, unless OMP_WAIT_POLICY is
+ * set, a program linking tensor.c starts itself again before main with
+ * OMP_WAIT_POLICY=passive; see tensor.c. So a busy machine slows a run down
+ * gracefully instead of stalling it.) */
 void set_threads(int n);
 int get_threads(void);
 
