@@ -6,6 +6,7 @@
 #   make debug      every program at -O0 -g in build/debug/, for gdb
 #   make bench      training and sampling speed (tokens/s, GFLOP/s, peak memory)
 #   make bench-naive  the same on the reference triple-loop matmuls, to see what blocking buys
+#   make bench-blas   our matmul against OpenBLAS (only where OpenBLAS is installed)
 #   make data       generate the toy world (data/) and tokenize it (out/)
 #   make run        data, then train and evaluate every rung in order, then plots
 #   make scaling    rung 3c: a family of sizes and a data sweep (about half an hour on two busy cores)
@@ -43,7 +44,7 @@ PROGS    := $(patsubst src/%.c,build/%,$(subst _main.c,.c,$(PROG_SRC)))
 TESTS    := $(patsubst tests/%.c,build/%,$(wildcard tests/test_*.c))
 LIB      := build/libladder.a
 
-.PHONY: all deps test sanitize bench bench-naive clean data run ladder plots debug scaling
+.PHONY: all deps test sanitize bench bench-naive bench-blas clean data run ladder plots debug scaling
 all: $(PROGS)
 
 # ---- deps: check for gcc, make, cmocka and gnuplot; install what is missing ----
@@ -154,6 +155,16 @@ build/bench_naive: bench/bench.c $(LIB_SRC) $(wildcard src/*.h) | build/.deps-ok
 
 bench-naive: build/bench_naive
 	@for t in $(THREADS); do ./build/bench_naive --threads $$t; done
+
+# Our matmul against OpenBLAS's sgemm on the model's shapes (bench/gemm_vs_blas.c).
+# Only when OpenBLAS is installed (Debian: libopenblas-dev); nothing else needs it.
+BLAS := $(shell pkg-config --cflags --libs openblas 2>/dev/null)
+build/gemm_vs_blas: bench/gemm_vs_blas.c $(LIB)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB) $(LDFLAGS) $(BLAS) $(LDLIBS)
+
+bench-blas:
+	@if [ -z "$(BLAS)" ]; then echo "make bench-blas needs OpenBLAS: sudo apt-get install libopenblas-dev"; exit 1; fi
+	@$(MAKE) --no-print-directory build/gemm_vs_blas && ./build/gemm_vs_blas $(THREADS)
 
 # ---- data: the toy world, then its tokens ----
 # toydata writes every file of data/ at once; pretrain.txt is too big to commit

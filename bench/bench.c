@@ -59,10 +59,11 @@ static void bench_train(const BenchConfig *bc, int threads) {
     }
     AdamWConfig opt = {0.9f, 0.95f, 1e-8f, 0.1f};
     double elapsed = 0.0;
+    float loss = 0.0f;
     for (int step = 0; step <= bc->steps; step++) {
         double t0 = now_seconds();
         gpt_forward(&m, inputs, bc->B, bc->T);
-        gpt_lm_loss(&m, targets, NULL);
+        loss = gpt_lm_loss(&m, targets, NULL);
         gpt_zero_grad(&m);
         gpt_lm_loss_backward(&m, targets, NULL, 1.0f);
         gpt_backward(&m, m.dlogits, NULL);
@@ -71,9 +72,11 @@ static void bench_train(const BenchConfig *bc, int threads) {
         if (step > 0) elapsed += now_seconds() - t0;  /* step 0 warms up caches and pages */
     }
     double tokens = (double)n * bc->steps;
-    printf("bench config=%s threads=%d tokens_per_s=%.0f gflops=%.1f peak_rss_mb=%.1f buffers_mb=%.1f\n",
-           bc->name, threads, tokens / elapsed, tokens * flops_per_token(&m, bc->T) / elapsed / 1e9,
-           peak_rss_mb(), buffers_mb(&m));
+    /* loss: the last step's, to nine digits, so that two builds can be
+     * checked to compute the same numbers (a kernel change must not move it) */
+    printf("bench config=%s threads=%d tokens_per_s=%.0f gflops=%.1f peak_rss_mb=%.1f buffers_mb=%.1f"
+           " loss=%.9g\n", bc->name, threads, tokens / elapsed,
+           tokens * flops_per_token(&m, bc->T) / elapsed / 1e9, peak_rss_mb(), buffers_mb(&m), loss);
     fflush(stdout);
     free(inputs);
     free(targets);
@@ -92,8 +95,10 @@ static void bench_sample(const BenchConfig *bc, int threads) {
         int made = cache ? gpt_sample(&m, prompt, 1, out, bc->T - 1, -1, 1.0f, 0, &rng)
                          : gpt_sample_uncached(&m, prompt, 1, out, bc->T - 1, -1, 1.0f, 0, &rng);
         double dt = now_seconds() - t0;
-        printf("bench sample config=%s cache=%s threads=%d tokens_per_s=%.0f\n", bc->name,
-               cache ? "on" : "off", threads, made / dt);
+        unsigned hash = 2166136261u;  /* FNV-1a of the sampled tokens: same model, same bits */
+        for (int i = 0; i < made; i++) hash = (hash ^ (unsigned)out[i]) * 16777619u;
+        printf("bench sample config=%s cache=%s threads=%d tokens_per_s=%.0f tokens_hash=%08x\n",
+               bc->name, cache ? "on" : "off", threads, made / dt, hash);
     }
     free(out);
     gpt_free(&m);

@@ -426,7 +426,7 @@ static void block_backward(const GPT *m, const LayerParams *p, const LayerParams
     residual_backward(d->residual2, d->fcproj, dx_out, (size_t)N * C);
     /* fcproj = fch_gelu @ fcprojw^T + b;  fch_gelu = gelu(fch);  fch = ln2 @ fcw^T + b */
     matmul_backward(d->fch_gelu, g->fcprojw, g->fcprojb, d->fcproj, a->fch_gelu, p->fcprojw, N, 4 * C, C);
-    gelu_backward(d->fch, a->fch, d->fch_gelu, (size_t)N * 4 * C);
+    gelu_backward(d->fch, d->fch_gelu, a->fch, (size_t)N * 4 * C);
     matmul_backward(d->ln2, g->fcw, g->fcb, d->fch, a->ln2, p->fcw, N, C, 4 * C);
     /* ln2 = layernorm(residual2) */
     layernorm_backward(d->residual2, g->ln2w, g->ln2b, d->ln2, a->residual2, p->ln2w,

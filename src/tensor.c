@@ -8,15 +8,18 @@
  * Speed without cleverness: inner loops run over contiguous memory so that
  * gcc -O3 vectorises them; OpenMP splits the outer loops so that each thread
  * writes its own slice (no atomics: the same thread count always gives the
- * same bits). The one optimised kernel, the blocked matmul, sits next to the
- * plain triple loop it is tested against.
+ * same bits). The matmuls' naive triple loops are here; the fast kernels that
+ * replace them in training live in gemm.c and compute the very same bits.
  */
 #include "tensor.h"
+#include "gemm.h"
 #include "util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -29,6 +32,59 @@
  * time. The cut only decides who computes; every element is computed the same
  * way either side of it. */
 #define PARALLEL_MIN_WORK 32768
+
+/* Between two parallel loops, OpenMP's idle threads wait for the next one by
+ * spinning (libgomp: about 300,000 turns of a loop before they sleep). On an
+ * idle machine that saves a few microseconds per loop. On a busy one it is a
+ * disaster: a spinning thread takes the core its teammate needs, and every
+ * loop waits for the one thread the system has paused. Measured on two cores
+ * with other programs busy (notes/10-performance.md): `gpt1 pretrain --steps
+ * 30` took 245 s with the spinning default and 18 s with
+ * OMP_WAIT_POLICY=passive (threads sleep at once, and are woken per loop).
+ *
+ * libgomp reads OMP_WAIT_POLICY once, while it is loaded, before main runs,
+ * so a setenv in main comes too late. So every program that links this file
+ * starts itself again, once, before main, with the variable set: the
+ * constructor below runs after libgomp has loaded and before main, so nothing
+ * has been printed, written or forked yet; exec keeps the process id, the open
+ * files and the arguments. A policy the user set is kept
+ * (OMP_WAIT_POLICY=active brings the spinning back). Not under a debugger (a
+ * learner would see the program start twice) nor under valgrind (the new
+ * program would run outside it). Linux only (/proc/self). */
+#if defined(_OPENMP) && defined(__linux__)
+/* 1 if a debugger is attached or valgrind is running us. */
+static int being_watched(void) {
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && strstr(preload, "vgpreload")) return 1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    int tracer = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "TracerPid:", 10) == 0) tracer = atoi(line + 10);
+    fclose(f);
+    return tracer != 0;
+}
+
+__attribute__((constructor)) static void restart_with_passive_wait(void) {
+    if (getenv("OMP_WAIT_POLICY") || omp_get_num_procs() < 2 || being_watched()) return;
+    FILE *f = fopen("/proc/self/cmdline", "rb");
+    if (!f) return;
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    int complete = feof(f) && n > 0;
+    fclose(f);
+    if (!complete) return;  /* an unreadable or huge command line: keep spinning */
+    buf[n] = '\0';
+    char *argv[1024];
+    int argc = 0;
+    for (size_t i = 0; i < n && argc < 1023; i += strlen(buf + i) + 1) argv[argc++] = buf + i;
+    argv[argc] = NULL;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY");  /* exec failed: carry on as we were */
+}
+#endif
 
 void set_threads(int n) {
 #ifdef _OPENMP
@@ -165,95 +221,20 @@ void matmul_backward_naive(float *dinp, float *dweight, float *dbias, const floa
     }
 }
 
-/* ---- matmul: the blocked kernel ----
+/* ---- matmul: the fast kernels (gemm.c) ----
  *
  * All three products of a linear layer have the same shape once written as
- *     D[i,j] (+)= sum_k A[i,k] * Bm[k,j]      D (M,Nc), Bm (K,Nc) row-major
+ *     D[i,j] (+)= sum_k A[i,k] * Bm[k,j]      D (M,Nc)
  * forward:  D = out  (N,OC),  A = inp      (N,C),  Bm = weight^T (C,OC)
  * dinp:     D = dinp (N,C),   A = dout     (N,OC), Bm = weight   (OC,C)
  * dweight:  D = dweight (OC,C), A = dout^T (OC,N), Bm = inp      (N,C)
- * A is read through two strides (row stride ars, column stride acs), so dout^T
- * needs no copy; only the forward copies weight^T once per call.
+ * gemm.c computes it from strides, so no operand is ever copied or transposed
+ * here, and adds every element's products in the same order as the naive
+ * loops above: the results are bit-identical to theirs.
  *
- * The output is cut into tiles of TILE_M rows x TILE_N columns. One tile's
- * partial sums live in a small local array that the compiler keeps in vector
- * registers (TILE_M x TILE_N floats: 8 x 32 = 16 AVX-512 registers), while k
- * runs over the whole inner dimension: each step loads one row segment of Bm
- * (TILE_N floats, two or four vector loads), broadcasts TILE_M numbers of A,
- * and does TILE_M x TILE_N multiply-adds. Loads per flop fall by a factor of
- * ~TILE_M compared with the naive loop, which is what makes it fast.
- * Bm's panel (K x TILE_N floats) is reused by every row tile, from L2 cache.
- * Threads take whole tiles: every output element is written by one thread,
- * summed over k in the same order, so the result does not depend on the
- * thread count.
- */
-#if defined(__AVX512F__)
-#define TILE_M 8
-#define TILE_N 32
-#else
-#define TILE_M 4   /* AVX2 has 16 vector registers: 4 x 32 floats = all of them */
-#define TILE_N 16
-#endif
-
-/* One full TILE_M x TILE_N tile; the constant bounds let gcc unroll the i and
- * j loops and vectorise j. init: NULL (start from the existing D, i.e. +=), or
- * a bias row to start from (forward), or D is overwritten from 0 if zero_init. */
-static void gemm_tile_full(float *D, int ldd, const float *A, size_t ars, size_t acs,
-                           const float *Bm, int ldb, int K, const float *bias, int accumulate) {
-    float acc[TILE_M][TILE_N];
-    for (int i = 0; i < TILE_M; i++)
-        for (int j = 0; j < TILE_N; j++)
-            acc[i][j] = accumulate ? D[(size_t)i * ldd + j] : (bias ? bias[j] : 0.0f);
-    for (int k = 0; k < K; k++) {
-        const float *b = Bm + (size_t)k * ldb;
-        for (int i = 0; i < TILE_M; i++) {
-            float a = A[i * ars + k * acs];
-            for (int j = 0; j < TILE_N; j++) acc[i][j] += a * b[j];
-        }
-    }
-    for (int i = 0; i < TILE_M; i++)
-        for (int j = 0; j < TILE_N; j++) D[(size_t)i * ldd + j] = acc[i][j];
-}
-
-/* The same for a ragged tile at the edge (m <= TILE_M rows, n <= TILE_N columns). */
-static void gemm_tile_edge(float *D, int ldd, const float *A, size_t ars, size_t acs,
-                           const float *Bm, int ldb, int K, const float *bias, int accumulate,
-                           int m, int n) {
-    float acc[TILE_M][TILE_N];
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-            acc[i][j] = accumulate ? D[(size_t)i * ldd + j] : (bias ? bias[j] : 0.0f);
-    for (int k = 0; k < K; k++) {
-        const float *b = Bm + (size_t)k * ldb;
-        for (int i = 0; i < m; i++) {
-            float a = A[i * ars + k * acs];
-            for (int j = 0; j < n; j++) acc[i][j] += a * b[j];
-        }
-    }
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) D[(size_t)i * ldd + j] = acc[i][j];
-}
-
-/* D (M,Nc) = [D or bias] + A (M,K) @ Bm (K,Nc), tiled and split across threads. */
-static void gemm(float *D, const float *A, size_t ars, size_t acs, const float *Bm,
-                 int M, int Nc, int K, const float *bias, int accumulate) {
-    int mt = (M + TILE_M - 1) / TILE_M, nt = (Nc + TILE_N - 1) / TILE_N;
-    #pragma omp parallel for collapse(2) schedule(static) if ((size_t)M * Nc * K > PARALLEL_MIN_WORK)
-    for (int ti = 0; ti < mt; ti++) {
-        for (int tj = 0; tj < nt; tj++) {
-            int i0 = ti * TILE_M, j0 = tj * TILE_N;
-            int m = M - i0 < TILE_M ? M - i0 : TILE_M;
-            int n = Nc - j0 < TILE_N ? Nc - j0 : TILE_N;
-            float *d = D + (size_t)i0 * Nc + j0;
-            const float *a = A + i0 * ars;
-            const float *bias_j = bias ? bias + j0 : NULL;
-            if (m == TILE_M && n == TILE_N)
-                gemm_tile_full(d, Nc, a, ars, acs, Bm + j0, Nc, K, bias_j, accumulate);
-            else
-                gemm_tile_edge(d, Nc, a, ars, acs, Bm + j0, Nc, K, bias_j, accumulate, m, n);
-        }
-    }
-}
+ * A product of a few rows (sampling: one) takes the direct kernel, which
+ * reads B in place; packing B would cost as much as the product itself. */
+#define GEMM_DIRECT_MAX_ROWS 24
 
 /* In 16x16 tiles: a tile's 16 source rows and 16 destination rows stay in
  * the cache while it is copied, where a plain column-by-column loop reads
@@ -273,14 +254,17 @@ void transpose(float *dst, const float *src, int R, int Cn) {
 
 void matmul_forward_wt(float *out, const float *inp, const float *weight_t, const float *bias,
                        int N, int C, int OC) {
-    gemm(out, inp, (size_t)C, 1, weight_t, N, OC, C, bias, 0);
+    if (N <= GEMM_DIRECT_MAX_ROWS)
+        gemm_direct(out, inp, (size_t)C, 1, weight_t, (size_t)OC, N, OC, C, bias, 0);
+    else
+        gemm_packed(out, inp, (size_t)C, 1, weight_t, (size_t)OC, 1, N, OC, C, bias, 0);
 }
 
 #ifdef LADDER_NAIVE_GEMM
 /* `make bench-naive` builds the library with this: training runs on the
- * reference loops above instead of the blocked kernel, so that a profile shows
- * what the blocking buys. Never the default. (Sampling's matmul_forward_wt
- * keeps the kernel.) */
+ * reference loops above instead of the fast kernels (gemm.c), so that a
+ * profile shows what the kernels buy. Never the default. (Sampling's
+ * matmul_forward_wt keeps the kernels.) */
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC) {
     matmul_forward_naive(out, inp, weight, bias, N, C, OC);
@@ -293,21 +277,27 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 #else
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC) {
-    /* weight is (OC,C); the kernel wants its rows along OC, so transpose once.
-     * (OC*C floats, small next to the N*C*OC multiply-adds that follow.) */
-    float *wT = malloc_or_die(sizeof(float) * (size_t)C * OC, "a transposed weight");
-    transpose(wT, weight, OC, C);
-    matmul_forward_wt(out, inp, wT, bias, N, C, OC);
-    free(wT);
+    /* Bm[c,o] = weight[o,c]: row stride 1, column stride C */
+    if (N <= GEMM_DIRECT_MAX_ROWS) {  /* the direct kernel needs weight^T in rows */
+        float *wT = malloc_or_die(sizeof(float) * (size_t)C * OC, "a transposed weight");
+        transpose(wT, weight, OC, C);
+        matmul_forward_wt(out, inp, wT, bias, N, C, OC);
+        free(wT);
+    } else {
+        gemm_packed(out, inp, (size_t)C, 1, weight, 1, (size_t)C, N, OC, C, bias, 0);
+    }
 }
 
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int N, int C, int OC) {
     /* forward: out[n,o] = bias[o] + sum_c inp[n,c] * weight[o,c] */
     /* dinp[n,c] += sum_o dout[n,o] * weight[o,c]      (dout @ weight) */
-    if (dinp) gemm(dinp, dout, (size_t)OC, 1, weight, N, C, OC, NULL, 1);
+    if (dinp && N <= GEMM_DIRECT_MAX_ROWS)
+        gemm_direct(dinp, dout, (size_t)OC, 1, weight, (size_t)C, N, C, OC, NULL, 1);
+    else if (dinp)
+        gemm_packed(dinp, dout, (size_t)OC, 1, weight, (size_t)C, 1, N, C, OC, NULL, 1);
     /* dweight[o,c] += sum_n dout[n,o] * inp[n,c]      (dout^T @ inp) */
-    if (dweight) gemm(dweight, dout, 1, (size_t)OC, inp, OC, C, N, NULL, 1);
+    if (dweight) gemm_packed(dweight, dout, 1, (size_t)OC, inp, (size_t)C, 1, OC, C, N, NULL, 1);
     /* dbias[o] += sum_n dout[n,o]; threads own bands of columns */
     if (dbias) {
         int nblocks = (OC + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
@@ -397,7 +387,7 @@ void gelu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
     /* forward: out = 0.5 x (1 + tanh(u)),  u = s (x + a x^3)
      * backward: dout/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) s (1 + 3 a x^2) */
     #pragma omp parallel for if (n * 16 > PARALLEL_MIN_WORK)
@@ -410,95 +400,196 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     }
 }
 
-/* ---- causal multi-head self-attention ---- */
+/* ---- causal multi-head self-attention ----
+ *
+ * The scores q.k of one query against all its keys are T dot products of
+ * length hs. Written plainly (for each key: sum over i) each is a serial sum
+ * that cannot use vector lanes. So each (batch, head) first copies its keys
+ * (and, for backward, its values) into a transposed scratch kT[i][t2]; then
+ * the dot products of 8 consecutive key positions run side by side in the 8
+ * lanes of one vector: lane t2 adds q[i] * k[t2][i] for i = 0, 1, ..., hs-1,
+ * the very sum, in the very order, of the plain loop -- so the scores are the
+ * same bits, only computed 8 (or 32, with four vectors in flight) at a time.
+ * Parallel over (batch, head): everything one pair reads and writes is its own. */
+#define ATT_LANES 8      /* floats per vector (AVX2 width; two NEON/SSE registers) */
+#define ATT_BLOCK 32     /* key positions per step: four vectors in flight */
+typedef float att_vec __attribute__((vector_size(ATT_LANES * sizeof(float))));
 
-void attention_forward(float *out, float *preatt, float *att, const float *inp,
-                       int B, int T, int C, int NH) {
-    int hs = C / NH, C3 = 3 * C;
-    float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for collapse(3) if ((size_t)B * T * T * C > PARALLEL_MIN_WORK)
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T; t++) {
-            for (int h = 0; h < NH; h++) {
-                const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
-                float *pre = preatt + (((size_t)b * NH + h) * T + t) * T;
-                float *a = att + (((size_t)b * NH + h) * T + t) * T;
-                /* scores against every earlier-or-equal position t2 <= t */
-                float maxv = -INFINITY;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *k = inp + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    float s = 0.0f;
-                    for (int i = 0; i < hs; i++) s += q[i] * k[i];
-                    s *= scale;
-                    pre[t2] = s;
-                    if (s > maxv) maxv = s;
-                }
-                /* softmax over t2 <= t; the future gets exactly zero weight
-                 * (this is the causal mask: position t never sees t+1) */
-                for (int t2 = 0; t2 <= t; t2++) a[t2] = fast_expf(pre[t2] - maxv);
-                float sum = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) sum += a[t2];
-                for (int t2 = 0; t2 <= t; t2++) a[t2] /= sum;
-                for (int t2 = t + 1; t2 < T; t2++) a[t2] = pre[t2] = 0.0f;
-                /* out = sum_t2 att[t2] * v[t2] */
-                float *o = out + ((size_t)b * T + t) * C + h * hs;
-                for (int i = 0; i < hs; i++) o[i] = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = inp + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    for (int i = 0; i < hs; i++) o[i] += a[t2] * v[i];
-                }
+/* The head's slice x[t*stride + i] (i < hs, t < T) transposed into
+ * xT[i*ld + t], with zeros for t in [T, ld) (ld is T rounded up to ATT_BLOCK). */
+static void head_transposed(float *xT, int ld, const float *x, size_t stride, int T, int hs) {
+    for (int i = 0; i < hs; i++)
+        for (int t = 0; t < ld; t++) xT[(size_t)i * ld + t] = t < T ? x[(size_t)t * stride + i] : 0.0f;
+}
+
+/* dots[t2] = sum_i x[i] * yT[i*ld + t2] for t2 in [0, n) rounded up to
+ * ATT_BLOCK (dots must have room); lane by lane the plain dot product. */
+static void dots_across_positions(float *dots, const float *x, const float *yT, int ld, int hs, int n) {
+    for (int t0 = 0; t0 < n; t0 += ATT_BLOCK) {
+        att_vec acc[ATT_BLOCK / ATT_LANES] = {{0}};
+        for (int i = 0; i < hs; i++) {
+            const float *y = yT + (size_t)i * ld + t0;
+            for (int v = 0; v < ATT_BLOCK / ATT_LANES; v++) {
+                att_vec yv;
+                memcpy(&yv, y + v * ATT_LANES, sizeof yv);
+                acc[v] += x[i] * yv;
             }
         }
+        memcpy(dots + t0, acc, sizeof acc);
     }
 }
 
-/* Parallel over (batch, head): everything one (b, h) pair writes — its slices
- * of dq, dk, dv at every position, and its rows of dpreatt/datt — belongs to
- * it alone, so the threads never touch the same float. */
-void attention_backward(float *dinp, float *dpreatt, float *datt, const float *dout,
-                        const float *inp, const float *att, int B, int T, int C, int NH) {
+/* y[i] += sum over t2 < n of (wscale * w[t2]) * x[t2*xs + i], for i < hs, the
+ * terms added in ascending t2 (as the plain loop does), the sums held in a
+ * vector register 8 channels at a time instead of in memory. */
+static void weighted_sum_of_rows(float *y, const float *w, float wscale, const float *x,
+                                 size_t xs, int n, int hs) {
+    int c0 = 0;
+    for (; c0 + ATT_LANES <= hs; c0 += ATT_LANES) {
+        att_vec acc, xv;
+        memcpy(&acc, y + c0, sizeof acc);
+        for (int t2 = 0; t2 < n; t2++) {
+            memcpy(&xv, x + (size_t)t2 * xs + c0, sizeof xv);
+            acc += (wscale * w[t2]) * xv;
+        }
+        memcpy(y + c0, &acc, sizeof acc);
+    }
+    for (int i = c0; i < hs; i++)  /* the channels left over */
+        for (int t2 = 0; t2 < n; t2++) y[i] += (wscale * w[t2]) * x[(size_t)t2 * xs + i];
+}
+
+/* One (batch, head) of attention_forward. kT and row: scratch of hs*ld and ld floats. */
+static void attention_head_forward(float *out, float *preatt, float *att, const float *inp,
+                                   float *kT, float *row, int ld, int b, int h, int T, int C,
+                                   int NH) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for collapse(2) if ((size_t)B * T * T * C > PARALLEL_MIN_WORK)
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            for (int t = 0; t < T; t++) {
-                const float *a = att + (((size_t)b * NH + h) * T + t) * T;
-                float *da = datt + (((size_t)b * NH + h) * T + t) * T;
-                float *dpre = dpreatt + (((size_t)b * NH + h) * T + t) * T;
-                const float *d = dout + ((size_t)b * T + t) * C + h * hs;
-                /* forward: o = sum_t2 a[t2] v[t2]
-                 * backward: da[t2] = d . v[t2];  dv[t2] += a[t2] d */
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = inp + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    float *dv = dinp + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    float s = 0.0f;
-                    for (int i = 0; i < hs; i++) {
-                        s += d[i] * v[i];
-                        dv[i] += a[t2] * d[i];
-                    }
-                    da[t2] = s;
-                }
-                /* forward: a = softmax(pre)
-                 * backward: dpre[t3] = a[t3] (da[t3] - sum_t2 a[t2] da[t2]) */
-                float dot = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) dot += a[t2] * da[t2];
-                for (int t2 = 0; t2 <= t; t2++) dpre[t2] = a[t2] * (da[t2] - dot);
-                /* forward: pre[t2] = scale * q . k[t2]
-                 * backward: dq += scale dpre[t2] k[t2];  dk[t2] += scale dpre[t2] q */
-                const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
-                float *dq = dinp + ((size_t)b * T + t) * C3 + h * hs;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *k = inp + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    float *dk = dinp + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    float g = scale * dpre[t2];
-                    for (int i = 0; i < hs; i++) {
-                        dq[i] += g * k[i];
-                        dk[i] += g * q[i];
-                    }
-                }
-            }
+    head_transposed(kT, ld, inp + (size_t)b * T * C3 + C + h * hs, (size_t)C3, T, hs);
+    for (int t = 0; t < T; t++) {
+        const float *q = inp + ((size_t)b * T + t) * C3 + h * hs;
+        float *pre = preatt + (((size_t)b * NH + h) * T + t) * T;
+        float *a = att + (((size_t)b * NH + h) * T + t) * T;
+        /* scores against every earlier-or-equal position t2 <= t:
+         * pre[t2] = scale * sum_i q[i] k[t2][i] */
+        dots_across_positions(row, q, kT, ld, hs, t + 1);
+        float maxv = -INFINITY;
+        for (int t2 = 0; t2 <= t; t2++) {
+            pre[t2] = row[t2] * scale;
+            if (pre[t2] > maxv) maxv = pre[t2];
         }
+        /* softmax over t2 <= t; the future gets exactly zero weight
+         * (this is the causal mask: position t never sees t+1) */
+        for (int t2 = 0; t2 <= t; t2++) a[t2] = fast_expf(pre[t2] - maxv);
+        float sum = 0.0f;
+        for (int t2 = 0; t2 <= t; t2++) sum += a[t2];
+        for (int t2 = 0; t2 <= t; t2++) a[t2] /= sum;
+        for (int t2 = t + 1; t2 < T; t2++) a[t2] = pre[t2] = 0.0f;
+        /* out = sum_t2 att[t2] * v[t2] */
+        float *o = out + ((size_t)b * T + t) * C + h * hs;
+        for (int i = 0; i < hs; i++) o[i] = 0.0f;
+        weighted_sum_of_rows(o, a, 1.0f, inp + (size_t)b * T * C3 + 2 * C + h * hs, (size_t)C3, t + 1, hs);
+    }
+}
+
+/* T rounded up to whole blocks of key positions: the scratch rows' length */
+static int attention_ld(int T) { return (T + ATT_BLOCK - 1) / ATT_BLOCK * ATT_BLOCK; }
+
+void attention_forward(float *out, float *preatt, float *att, const float *inp,
+                       int B, int T, int C, int NH) {
+    int hs = C / NH, ld = attention_ld(T);
+    #pragma omp parallel if ((size_t)B * T * T * C > PARALLEL_MIN_WORK)
+    {
+        float *kT = malloc_or_die(sizeof(float) * (size_t)(hs + 1) * ld, "attention scratch");
+        #pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < NH; h++)
+                attention_head_forward(out, preatt, att, inp, kT, kT + (size_t)hs * ld, ld, b, h,
+                                       T, C, NH);
+        free(kT);
+    }
+}
+
+/* y[t2][i] += sum over t = t2, ..., T-1 of (wscale * w[t][t2]) * x[t][i], for every
+ * t2 < T and i < hs, each element's terms added in ascending t: what the plain
+ * loop "for t: for t2 <= t: y[t2] += w[t][t2] x[t]" adds, in the same order.
+ * w (T,T) row-major (only its causal part t2 <= t is read); x and y are rows
+ * of hs floats at strides xs and ys. Blocks of 8 positions t2 x 8 channels
+ * keep their sums in registers while t runs down the columns of w. */
+#define ACC_POSITIONS 8
+static void causal_accumulate(float *y, size_t ys, const float *x, size_t xs, const float *w,
+                              float wscale, int T, int hs) {
+    for (int t0 = 0; t0 < T; t0 += ACC_POSITIONS)
+        for (int c0 = 0; c0 < hs; c0 += ATT_LANES) {
+            int np = T - t0 < ACC_POSITIONS ? T - t0 : ACC_POSITIONS;
+            int nc = hs - c0 < ATT_LANES ? hs - c0 : ATT_LANES;
+            if (np < ACC_POSITIONS || nc < ATT_LANES) {  /* a ragged edge: the plain loop */
+                for (int p = 0; p < np; p++)
+                    for (int i = c0; i < c0 + nc; i++) {
+                        float s = y[(size_t)(t0 + p) * ys + i];
+                        for (int t = t0 + p; t < T; t++)
+                            s += (wscale * w[(size_t)t * T + t0 + p]) * x[(size_t)t * xs + i];
+                        y[(size_t)(t0 + p) * ys + i] = s;
+                    }
+                continue;
+            }
+            att_vec acc[ACC_POSITIONS], xv;
+            for (int p = 0; p < ACC_POSITIONS; p++) memcpy(&acc[p], y + (size_t)(t0 + p) * ys + c0, sizeof xv);
+            for (int t = t0; t < T; t++) {
+                memcpy(&xv, x + (size_t)t * xs + c0, sizeof xv);
+                const float *wt = w + (size_t)t * T + t0;
+                for (int p = 0; p < ACC_POSITIONS; p++)
+                    if (t >= t0 + p) acc[p] += (wscale * wt[p]) * xv;  /* position t0+p starts at t = t0+p */
+            }
+            for (int p = 0; p < ACC_POSITIONS; p++) memcpy(y + (size_t)(t0 + p) * ys + c0, &acc[p], sizeof xv);
+        }
+}
+
+/* One (batch, head) of attention_backward. vT and row: scratch of hs*ld and ld floats.
+ * First, for every query t, the gradients that belong to row t (da, dpre, dq);
+ * then dv and dk, which gather from every later row t >= t2. */
+static void attention_head_backward(float *dinp, float *dpreatt, float *datt, const float *dout,
+                                    const float *inp, const float *att, float *vT, float *row,
+                                    int ld, int b, int h, int T, int C, int NH) {
+    int hs = C / NH, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)hs);
+    const float *a0 = att + ((size_t)b * NH + h) * T * T;
+    float *dpre0 = dpreatt + ((size_t)b * NH + h) * T * T;
+    const float *d0 = dout + (size_t)b * T * C + h * hs, *in0 = inp + (size_t)b * T * C3 + h * hs;
+    float *din0 = dinp + (size_t)b * T * C3 + h * hs;
+    head_transposed(vT, ld, in0 + 2 * C, (size_t)C3, T, hs);
+    for (int t = 0; t < T; t++) {
+        const float *a = a0 + (size_t)t * T, *d = d0 + (size_t)t * C;
+        float *da = datt + ((size_t)b * NH + h) * T * T + (size_t)t * T, *dpre = dpre0 + (size_t)t * T;
+        /* forward: o = sum_t2 a[t2] v[t2]
+         * backward: da[t2] = d . v[t2];  dv[t2] += a[t2] d  (the latter below) */
+        dots_across_positions(row, d, vT, ld, hs, t + 1);
+        for (int t2 = 0; t2 <= t; t2++) da[t2] = row[t2];
+        /* forward: a = softmax(pre), a[t2] = exp(pre[t2]) / sum_t3 exp(pre[t3])
+         * backward: the Jacobian is d a[t2] / d pre[t3] = a[t2] ([t2 == t3] - a[t3]), so
+         *   dpre[t3] = sum_t2 da[t2] a[t2] ([t2 == t3] - a[t3]) = a[t3] (da[t3] - sum_t2 a[t2] da[t2]) */
+        float dot = 0.0f;
+        for (int t2 = 0; t2 <= t; t2++) dot += a[t2] * da[t2];
+        for (int t2 = 0; t2 <= t; t2++) dpre[t2] = a[t2] * (da[t2] - dot);
+        /* forward: pre[t2] = scale * q . k[t2]
+         * backward: dq += scale dpre[t2] k[t2];  dk[t2] += scale dpre[t2] q  (the latter below) */
+        weighted_sum_of_rows(din0 + (size_t)t * C3, dpre, scale, in0 + C, (size_t)C3, t + 1, hs);
+    }
+    causal_accumulate(din0 + 2 * C, (size_t)C3, d0, (size_t)C, a0, 1.0f, T, hs);       /* dv */
+    causal_accumulate(din0 + C, (size_t)C3, in0, (size_t)C3, dpre0, scale, T, hs);     /* dk */
+}
+
+void attention_backward(float *dinp, float *dpreatt, float *datt, const float *dout,
+                        const float *inp, const float *att, int B, int T, int C, int NH) {
+    int hs = C / NH, ld = attention_ld(T);
+    #pragma omp parallel if ((size_t)B * T * T * C > PARALLEL_MIN_WORK)
+    {
+        float *vT = malloc_or_die(sizeof(float) * (size_t)(hs + 1) * ld, "attention scratch");
+        #pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < NH; h++)
+                attention_head_backward(dinp, dpreatt, datt, dout, inp, att, vT,
+                                        vT + (size_t)hs * ld, ld, b, h, T, C, NH);
+        free(vT);
     }
 }
 

@@ -9,7 +9,10 @@
  *            tokens), N = B*T rows when an op does not care about time.
  *   layout:  row-major; "(B,T,C)" means index [b*T*C + t*C + c].
  *   forward: op_forward(out, [cache,] inp, weights..., dims) overwrites out.
- *   backward: op_backward(dinp, dweights..., dout, inp, [cache,] weights..., dims)
+ *   backward: op_backward(dinp, dweights..., dout, inp, weights..., [cache...], dims):
+ *            what it writes, then the gradient coming in, then what forward
+ *            read, then what forward saved (gelu_backward(dinp, dout, inp, n);
+ *            the losses take their scalar dloss after their cache). It
  *            ACCUMULATES (+=) into every gradient it writes, so a tensor used
  *            twice (the tied token embedding) simply gets both contributions.
  *            Zeroing gradients is the caller's explicit job.
@@ -40,7 +43,8 @@ void embedding_backward(float *dwte, float *dwpe, const float *dout, const int *
 
 /* out[n,o] = bias[o] + sum_c inp[n,c] * weight[o,c]
  * out (N,OC), inp (N,C), weight (OC,C) as in PyTorch's nn.Linear, bias (OC) or NULL.
- * The fast, cache-blocked version; matmul_forward_naive is the reference. */
+ * The fast version (the packed kernel of gemm.c); matmul_forward_naive is the
+ * reference, and the two give the same bits (tests/test_gemm.c). */
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int N, int C, int OC);
 /* The same with the weight already transposed: weight_t (C,OC). Sampling
@@ -53,7 +57,8 @@ void transpose(float *dst, const float *src, int R, int Cn);
  * dinp, dweight, dbias may each be NULL (not needed). */
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int N, int C, int OC);
-/* The plain triple loops, kept as the reference the fast kernels are tested against. */
+/* The plain triple loops: the definition, and the reference the fast kernels
+ * are tested against, bit for bit (each output's products are added in k order). */
 void matmul_forward_naive(float *out, const float *inp, const float *weight, const float *bias,
                           int N, int C, int OC);
 void matmul_backward_naive(float *dinp, float *dweight, float *dbias, const float *dout,
@@ -73,9 +78,10 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 
 /* ---- GELU, tanh approximation (as GPT-2) ---- */
 
-/* out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), elementwise over n values */
+/* out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), elementwise over n values;
+ * dinp += gelu'(inp) * dout */
 void gelu_forward(float *out, const float *inp, size_t n);
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
 
 /* ---- causal multi-head self-attention ---- */
 
@@ -195,7 +201,11 @@ float tensor_tanhf(float x);
 
 /* ---- threads ---- */
 
-/* Sets the OpenMP thread count (n <= 0: all cores); a no-op without OpenMP. */
+/* Sets the OpenMP thread count (n <= 0: all cores); a no-op without OpenMP.
+ * (Idle threads sleep rather than spin: on Linux, unless OMP_WAIT_POLICY is
+ * set, a program linking tensor.c starts itself again before main with
+ * OMP_WAIT_POLICY=passive; see tensor.c. So a busy machine slows a run down
+ * gracefully instead of stalling it.) */
 void set_threads(int n);
 int get_threads(void);
 

@@ -234,7 +234,7 @@ static double gelu_objective(Case *c) {
     return dot_double(c->out, c->R, (size_t)GN * GC);
 }
 static void gelu_grad(Case *c) {
-    gelu_backward(c->grad[0], c->in[0], c->R, (size_t)GN * GC);
+    gelu_backward(c->grad[0], c->R, c->in[0], (size_t)GN * GC);
 }
 static void build_gelu(Case *c) {
     case_start(c, "gelu", 104);

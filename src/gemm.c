@@ -1,0 +1,271 @@
+/* gemm.c — the fast matrix products behind matmul_forward/matmul_backward.
+ * The naive triple loops in tensor.c are the definition; these two kernels
+ * compute exactly the same numbers, faster (gemm.h states the contract).
+ *
+ * The packed kernel is the structure of every fast BLAS (Goto & van de Geijn,
+ * "Anatomy of high-performance matrix multiplication", 2008; BLIS's five loops
+ * around a micro-kernel), written in plain C11 plus GCC/Clang vector types
+ * (`__attribute__((vector_size))`): the same source compiles to AVX-512, AVX2,
+ * SSE or NEON. No intrinsics, no assembly, no BLAS.
+ *
+ * Left out on purpose: fused multiply-add. C11 forbids contracting a*b + c
+ * into one instruction (gcc's -std=c11 implies -ffp-contract=off), so every
+ * product is rounded before it is added, as in the naive loops. An FMA kernel
+ * would run up to twice as fast but would change the last bits of every
+ * result; see notes/10-performance.md.
+ */
+#include "gemm.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Below this many multiply-adds a product runs on one thread (as tensor.c). */
+#define GEMM_PARALLEL_MIN_WORK 32768
+
+/* ---- the direct kernel: register tiles, operands read in place ----
+ *
+ * The output is cut into tiles of TILE_M rows x TILE_N columns. One tile's
+ * partial sums live in a small local array that the compiler keeps in vector
+ * registers, while k runs over the whole inner dimension: each step loads one
+ * row segment of B (TILE_N floats), broadcasts TILE_M numbers of A, and does
+ * TILE_M x TILE_N multiply-adds. */
+#if defined(__AVX512F__)
+#define TILE_M 8
+#define TILE_N 32
+#else
+#define TILE_M 4   /* 16 vector registers (AVX2, SSE): 4 x 16 floats */
+#define TILE_N 16
+#endif
+
+/* One tile of m <= TILE_M rows and n <= TILE_N columns of D (row stride ldd).
+ * The sums start from D itself if accumulate, else from bias (n values) if
+ * given, else from 0. Called with the constants m = TILE_M, n = TILE_N for
+ * full tiles, so that gcc unrolls i and vectorises j. */
+static inline void direct_tile(float *D, int ldd, const float *A, size_t ars, size_t acs,
+                               const float *B, size_t brs, int K, const float *bias,
+                               int accumulate, int m, int n) {
+    float acc[TILE_M][TILE_N];
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            acc[i][j] = accumulate ? D[(size_t)i * ldd + j] : (bias ? bias[j] : 0.0f);
+    for (int k = 0; k < K; k++) {
+        const float *b = B + (size_t)k * brs;
+        for (int i = 0; i < m; i++) {
+            float a = A[i * ars + k * acs];
+            for (int j = 0; j < n; j++) acc[i][j] += a * b[j];
+        }
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) D[(size_t)i * ldd + j] = acc[i][j];
+}
+
+void gemm_direct(float *D, const float *A, size_t ars, size_t acs, const float *B, size_t brs,
+                 int M, int Nc, int K, const float *bias, int accumulate) {
+    int mt = (M + TILE_M - 1) / TILE_M, nt = (Nc + TILE_N - 1) / TILE_N;
+    #pragma omp parallel for collapse(2) schedule(static) if ((size_t)M * Nc * K > GEMM_PARALLEL_MIN_WORK)
+    for (int ti = 0; ti < mt; ti++) {
+        for (int tj = 0; tj < nt; tj++) {
+            int i0 = ti * TILE_M, j0 = tj * TILE_N;
+            int m = M - i0 < TILE_M ? M - i0 : TILE_M;
+            int n = Nc - j0 < TILE_N ? Nc - j0 : TILE_N;
+            float *d = D + (size_t)i0 * Nc + j0;
+            const float *a = A + i0 * ars, *b = B + j0, *bias_j = bias ? bias + j0 : NULL;
+            if (m == TILE_M && n == TILE_N)
+                direct_tile(d, Nc, a, ars, acs, b, brs, K, bias_j, accumulate, TILE_M, TILE_N);
+            else
+                direct_tile(d, Nc, a, ars, acs, b, brs, K, bias_j, accumulate, m, n);
+        }
+    }
+}
+
+/* ---- the packed kernel ----
+ *
+ * The micro-kernel computes one MR x NR tile of D. Its MR x NR sums sit in
+ * vector registers (acc[MR][NV], NV vectors of VL floats per row) for the
+ * whole k loop; each step k loads NR floats of B (NV vector loads), and for
+ * each of the MR rows broadcasts one float of A and does NV vector multiplies
+ * and NV vector adds. Nothing but those loads touches memory inside the loop.
+ *
+ * For the loads to be cheap, A and B are first copied ("packed") into the
+ * order the micro-kernel reads them:
+ *   A panels: MR rows at a time, k-major:  Ap[k*MR + i]  (MR floats per step)
+ *   B panels: NR columns at a time:        Bp[k*NR + j]  (NR floats per step)
+ * so the micro-kernel reads both as two contiguous streams, whatever the
+ * strides of the original (transposed operands included), and rows or
+ * columns past the edge of the matrix are zeros in the panel.
+ *
+ * The loops around the micro-kernel (BLIS's names), for one task, i.e. one
+ * block of MC rows x NC columns of D:
+ *   for pc in steps of KC:          a KC-slice of k: the A block (MC x KC)
+ *     for jr in steps of NR:          and the B block (KC x NC) stay in L2;
+ *       for ir in steps of MR:        one B micro-panel (KC x NR) stays in L1
+ *         micro-kernel(KC)            while MC/MR A micro-panels stream past.
+ * The k slices are summed one after the other into D, so each element still
+ * gets its products in the order k = 0, 1, ..., K-1.
+ */
+#if defined(__AVX512F__)
+#define VEC_BYTES 64   /* 32 registers of 16 floats */
+#define MR 12
+#elif defined(__AVX__)
+#define VEC_BYTES 32   /* 16 registers of 8 floats */
+#define MR 6
+#else
+#define VEC_BYTES 16   /* SSE2, NEON and the rest: 4 floats */
+#define MR 6
+#endif
+#define VL (VEC_BYTES / 4)    /* floats per vector */
+#define NV 2                  /* vectors per tile row */
+#define NR (NV * VL)
+#define KC 256                /* k per slice */
+#define MC (4 * MR)           /* rows per task */
+#define NC (4 * NR)           /* columns per task */
+
+typedef float vfloat __attribute__((vector_size(VEC_BYTES)));
+
+/* unaligned vector load and store (memcpy compiles to one instruction) */
+static inline vfloat vload(const float *p) {
+    vfloat v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void vstore(float *p, vfloat v) { memcpy(p, &v, sizeof v); }
+
+/* The tile T (MR x NR, row stride ldt) += Ap (kc x MR panel) @ Bp (kc x NR panel),
+ * each sum started from T (from_t), or from bias (NR floats), or from 0. */
+static void micro_kernel(float *T, size_t ldt, const float *Ap, const float *Bp, int kc,
+                         const float *bias, int from_t) {
+    vfloat acc[MR][NV];
+    for (int i = 0; i < MR; i++)
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = from_t ? vload(T + i * ldt + v * VL)
+                               : bias ? vload(bias + v * VL) : (vfloat){0};
+    for (int k = 0; k < kc; k++) {
+        vfloat b[NV];
+        for (int v = 0; v < NV; v++) b[v] = vload(Bp + k * NR + v * VL);
+        for (int i = 0; i < MR; i++) {
+            float a = Ap[k * MR + i];
+            for (int v = 0; v < NV; v++) acc[i][v] += a * b[v];  /* broadcast, multiply, add */
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int v = 0; v < NV; v++) vstore(T + i * ldt + v * VL, acc[i][v]);
+}
+
+/* One tile of D at (i0, j0), k slice [pc, pc + kc). Full tiles go straight to
+ * D; a ragged edge tile (m < MR rows or n < NR columns) goes through a local
+ * MR x NR copy, of which only the m x n real part is written back. */
+static void packed_tile(float *D, int Nc, int i0, int j0, int m, int n, const float *Ap,
+                        const float *Bp, int kc, const float *bias, int from_d) {
+    float *d = D + (size_t)i0 * Nc + j0;
+    if (m == MR && n == NR) {
+        micro_kernel(d, (size_t)Nc, Ap, Bp, kc, bias ? bias + j0 : NULL, from_d);
+        return;
+    }
+    float tile[MR * NR];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++)
+            tile[i * NR + j] = i >= m || j >= n ? 0.0f
+                             : from_d ? d[(size_t)i * Nc + j] : bias ? bias[j0 + j] : 0.0f;
+    micro_kernel(tile, NR, Ap, Bp, kc, NULL, 1);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) d[(size_t)i * Nc + j] = tile[i * NR + j];
+}
+
+/* Panel p of A (rows p*MR..) into Ap[k*MR + i], k over all K; zero rows past M.
+ * The loops run along whichever stride of A is 1 (A^T in dweight has ars = 1),
+ * so the copy reads memory in order. */
+static void pack_a(float *Ap, const float *A, size_t ars, size_t acs, int M, int K, int p) {
+    int i0 = p * MR, m = M - i0 < MR ? M - i0 : MR;
+    if (m < MR) memset(Ap, 0, sizeof(float) * (size_t)K * MR);
+    if (ars == 1) {
+        for (int k = 0; k < K; k++)
+            for (int i = 0; i < m; i++) Ap[(size_t)k * MR + i] = A[k * acs + (size_t)(i0 + i)];
+    } else {
+        for (int i = 0; i < m; i++)
+            for (int k = 0; k < K; k++) Ap[(size_t)k * MR + i] = A[(size_t)(i0 + i) * ars + k * acs];
+    }
+}
+
+/* Panel p of B (columns p*NR..) into Bp[k*NR + j]; zero columns past Nc.
+ * Likewise along B's unit stride (weight^T in the forward has brs = 1). */
+static void pack_b(float *Bp, const float *B, size_t brs, size_t bcs, int Nc, int K, int p) {
+    int j0 = p * NR, n = Nc - j0 < NR ? Nc - j0 : NR;
+    if (n < NR) memset(Bp, 0, sizeof(float) * (size_t)K * NR);
+    if (brs == 1 && bcs != 1) {
+        for (int j = 0; j < n; j++)
+            for (int k = 0; k < K; k++) Bp[(size_t)k * NR + j] = B[(size_t)(j0 + j) * bcs + k];
+    } else {
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < n; j++) Bp[(size_t)k * NR + j] = B[k * brs + (size_t)(j0 + j) * bcs];
+    }
+}
+
+/* The packing buffers, kept between calls: training repeats the same shapes
+ * every step, so after the first step nothing is allocated. */
+static float *pack_buf[2];
+static size_t pack_cap[2];
+
+static float *pack_buffer(int which, size_t floats) {
+    if (floats > pack_cap[which]) {
+        free(pack_buf[which]);
+        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;  /* aligned_alloc wants a multiple */
+        pack_buf[which] = aligned_alloc(64, bytes);
+        if (!pack_buf[which]) die("out of memory for a matmul packing buffer (%zu bytes)", bytes);
+        pack_cap[which] = floats;
+    }
+    return pack_buf[which];
+}
+
+void gemm_release(void) {
+    for (int w = 0; w < 2; w++) {
+        free(pack_buf[w]);
+        pack_buf[w] = NULL;
+        pack_cap[w] = 0;
+    }
+}
+
+/* One task: the MC x NC block of D at block (bi, bj), through every k slice. */
+static void packed_block(float *D, const float *Ap, const float *Bp, int M, int Nc, int K,
+                         int bi, int bj, const float *bias, int accumulate) {
+    int i1 = (bi + 1) * MC < M ? (bi + 1) * MC : M, j1 = (bj + 1) * NC < Nc ? (bj + 1) * NC : Nc;
+    for (int pc = 0; pc < K || pc == 0; pc += KC) {
+        int kc = K - pc < KC ? K - pc : KC;
+        int from_d = accumulate || pc > 0;
+        for (int j0 = bj * NC; j0 < j1; j0 += NR) {
+            const float *bp = Bp + (size_t)(j0 / NR) * K * NR + (size_t)pc * NR;
+            for (int i0 = bi * MC; i0 < i1; i0 += MR) {
+                const float *ap = Ap + (size_t)(i0 / MR) * K * MR + (size_t)pc * MR;
+                packed_tile(D, Nc, i0, j0, i1 - i0 < MR ? i1 - i0 : MR,
+                            j1 - j0 < NR ? j1 - j0 : NR, ap, bp, kc, bias, from_d);
+            }
+        }
+    }
+}
+
+void gemm_packed(float *D, const float *A, size_t ars, size_t acs, const float *B, size_t brs,
+                 size_t bcs, int M, int Nc, int K, const float *bias, int accumulate) {
+    if (M <= 0 || Nc <= 0) return;
+    int pa = (M + MR - 1) / MR, pb = (Nc + NR - 1) / NR;
+    float *Ap = pack_buffer(0, (size_t)pa * MR * K);
+    float *Bp = pack_buffer(1, (size_t)pb * NR * K);
+    int mb = (M + MC - 1) / MC, nb = (Nc + NC - 1) / NC;
+    /* One parallel region: pack B, pack A, then the blocks of D, each block
+     * computed whole by one thread. Tasks are handed out dynamically (a thread
+     * slowed by another program leaves its share to the others); which thread
+     * computes a block never changes what it computes. */
+    #pragma omp parallel if ((size_t)M * Nc * K > GEMM_PARALLEL_MIN_WORK)
+    {
+        #pragma omp for schedule(static)
+        for (int p = 0; p < pb; p++) pack_b(Bp + (size_t)p * NR * K, B, brs, bcs, Nc, K, p);
+        #pragma omp for schedule(static)
+        for (int p = 0; p < pa; p++) pack_a(Ap + (size_t)p * MR * K, A, ars, acs, M, K, p);
+        #pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int bi = 0; bi < mb; bi++)
+            for (int bj = 0; bj < nb; bj++)
+                packed_block(D, Ap, Bp, M, Nc, K, bi, bj, bias, accumulate);
+    }
+}
