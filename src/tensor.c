@@ -41,14 +41,20 @@
  * with other programs busy (notes/10-performance.md): `gpt1 pretrain --steps
  * 30` took 245 s with the spinning default and 18 s with
  * OMP_WAIT_POLICY=passive (threads sleep at once, and are woken per loop).
+ * But sleeping at once costs an idle machine 17% of a training step and 4x
+ * of cached sampling (a wake-up per loop), so the programs spin briefly
+ * instead: GOMP_SPINCOUNT=3000 turns, then sleep. Idle, that is within 2% of
+ * the spinning default; with a `yes` busy on one core it trains as fast as
+ * passive (notes/10 has both tables).
  *
- * libgomp reads OMP_WAIT_POLICY once, while it is loaded, before main runs,
+ * libgomp reads these variables once, while it is loaded, before main runs,
  * so a setenv in main comes too late. So every program that links this file
  * starts itself again, once, before main, with the variable set: the
  * constructor below runs after libgomp has loaded and before main, so nothing
  * has been printed, written or forked yet; exec keeps the process id, the open
- * files and the arguments. A policy the user set is kept
- * (OMP_WAIT_POLICY=active brings the spinning back). Not under a debugger (a
+ * files and the arguments. A setting the user made is kept (OMP_WAIT_POLICY
+ * or GOMP_SPINCOUNT; OMP_WAIT_POLICY=active brings the long spin back).
+ * libomp (clang's OpenMP) ignores GOMP_SPINCOUNT and keeps its own default. Not under a debugger (a
  * learner would see the program start twice) nor under valgrind (the new
  * program would run outside it). Linux only (/proc/self). */
 #if defined(_OPENMP) && defined(__linux__)
@@ -66,8 +72,8 @@ static int being_watched(void) {
     return tracer != 0;
 }
 
-__attribute__((constructor)) static void restart_with_passive_wait(void) {
-    if (getenv("OMP_WAIT_POLICY") || omp_get_num_procs() < 2 || being_watched()) return;
+__attribute__((constructor)) static void restart_with_short_spin(void) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || omp_get_num_procs() < 2 || being_watched()) return;
     FILE *f = fopen("/proc/self/cmdline", "rb");
     if (!f) return;
     char buf[65536];
@@ -80,9 +86,9 @@ __attribute__((constructor)) static void restart_with_passive_wait(void) {
     int argc = 0;
     for (size_t i = 0; i < n && argc < 1023; i += strlen(buf + i) + 1) argv[argc++] = buf + i;
     argv[argc] = NULL;
-    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    if (setenv("GOMP_SPINCOUNT", "3000", 1) != 0) return;
     execv("/proc/self/exe", argv);
-    unsetenv("OMP_WAIT_POLICY");  /* exec failed: carry on as we were */
+    unsetenv("GOMP_SPINCOUNT");  /* exec failed: carry on as we were */
 }
 #endif
 
