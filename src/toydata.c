@@ -8,8 +8,10 @@
  * val.txt, induction_test.txt) do not change when --pretrain-tokens does;
  * only pretrain.txt, its excerpt and induction_train.txt do.
  *
- * The world's facts and the hidden ranking rule live in toyworld.[ch]; this
- * file only writes sentences about them. data/README.md describes every file.
+ * The world's facts and the hidden ranking rule live in toyworld.[ch]; the
+ * sentences and documents about them, and the pretraining mix, in
+ * toycorpus.[ch]. This file decides what goes in which file, in the order
+ * main writes them. data/README.md describes every file.
  * The pretraining mix: world facts with the colour after the object, reviews
  * of which half end "in short : good|bad", pairings written without a
  * separator, known relations in arrow format (never the colour), two-digit
@@ -18,13 +20,14 @@
  * Rung 3b's corpus (induction_train.txt) is the same documents in the same
  * order with synthetic "repeated block" documents interleaved, and its
  * held-out set (induction_test.txt) is "a random block, then the same block"
- * (write_induction).
+ * (write_induction_train, write_induction_test).
  *
  * Kept out of the pretraining text on purpose: every labelled review, every
  * sum that a task or an instruction asks about, the arrow format for colours
  * and opposites, and every colour or place question.
  */
 #include "cli.h"
+#include "toycorpus.h"
 #include "toyworld.h"
 #include "util.h"
 
@@ -37,7 +40,6 @@
 
 #define VAL_TOKENS 50000L          /* held-out text for validation loss */
 #define EXCERPT_LINES 200          /* pretrain_excerpt.txt: the first lines of pretrain.txt */
-#define EOT "<|endoftext|>"        /* the tokenizer maps this string to end-of-text */
 
 #define CLASSIFY_TRAIN 1000
 #define CLASSIFY_TEST 400
@@ -57,95 +59,25 @@
 #define INDUCTION_DOC_WORDS 64     /* ... repeated (the last time cut short) to 64 words */
 #define INDUCTION_TEST_DOCS 256    /* induction_test.txt: a 12-word block, then the same 12 */
 #define INDUCTION_TEST_BLOCK 12
-
-/* The mix of pretrain.txt and val.txt, in estimated tokens. */
-typedef enum { K_WORLD, K_REVIEW, K_PAIRING, K_ARROW, K_ARITH, K_DIALOGUE, K_COUNT } DocKind;
-static const char *const KIND_NAME[K_COUNT] = {"world facts", "reviews", "pairings",
-                                               "arrow relations", "arithmetic", "dialogue"};
-static const double KIND_SHARE[K_COUNT] = {0.18, 0.15, 0.27, 0.05, 0.31, 0.04};
-
-/* Estimated tokens per word (other than digits, which are one token each) for
- * each kind, measured with a reference 512-token byte-level BPE (GPT-2
- * pre-tokenizer, digits split) trained on the seed-1 corpus: reviews use the
- * rarest words, so they split most. See data/README.md. */
-static const double KIND_TOKENS_PER_WORD[K_COUNT] = {1.20, 1.54, 1.04, 1.30, 1.00, 1.32};
-
-/* The end-of-text token and the newline after it. */
-#define TOKENS_PER_DOC 2.0
-
-/* One random stream per file (see the top of the file). */
 enum {
     STREAM_RESERVED_REVIEWS = 1, STREAM_RESERVED_SUMS, STREAM_SPLIT, STREAM_PRETRAIN, STREAM_VAL,
     STREAM_ZEROSHOT, STREAM_FEWSHOT, STREAM_SFT, STREAM_PREFS, STREAM_INDUCTION,
     STREAM_INDUCTION_TEST,
 };
 
-/* ---- the corpus's own vocabulary (the facts are in toyworld.c) ---- */
+/* The command line (parse_flags, at the end). */
+typedef struct {
+    const char *out;       /* the folder every file goes to */
+    int seed, pretrain_tokens;
+    float induction_share;
+} Options;
 
-static const char *const NAMES[] = {"max", "ann", "tom", "sue", "ben", "kim", "sam", "eva"};
-#define NUM_NAMES ((int)(sizeof NAMES / sizeof NAMES[0]))
-
-static const char *const NUMBER_WORDS[] = {
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve"};
-#define NUM_NUMBER_WORDS ((int)(sizeof NUMBER_WORDS / sizeof NUMBER_WORDS[0]))
+/* ---- the task files' own words (the corpus's are in toycorpus.c) ---- */
 
 /* Things the world does not contain: the right answer about them is
  * "i do not know .". None of these words occurs in the pretraining text. */
 static const char *const UNKNOWN_THINGS[2 * SFT_REFUSALS] = {"moon", "sun", "sky", "sea",
                                                              "star", "cloud", "rain", "snow"};
-
-/* Reviews: an opener, 1-3 sentences of one sentiment (sometimes a neutral one
- * among them), a closer. Openers and closers occur nowhere else, so a review
- * can only occur inside another text as that whole review: checking exact
- * equality is enough to keep held-out reviews out of the pretraining text.
- * The label words "good" and "bad" never occur in a review; the negations
- * ("it was not boring", "it was not fun") use other words. */
-typedef struct {
-    const char *noun;
-    const char *verb[2];
-} Subject;
-static const Subject SUBJECTS[] = {
-    {"film", {"watched", "saw"}},          {"song", {"heard", "sang"}},
-    {"game", {"played", "bought"}},        {"cafe", {"went to", "ate at"}},
-    {"show", {"watched", "saw"}},          {"play", {"saw", "went to"}},
-    {"meal", {"had", "cooked"}},           {"trip", {"went on", "planned"}},
-    {"class", {"took", "joined"}},         {"hotel", {"stayed at", "booked"}},
-};
-#define NUM_SUBJECTS ((int)(sizeof SUBJECTS / sizeof SUBJECTS[0]))
-static const char *const REVIEWERS[] = {"i",   "we",  "max", "ann", "tom",
-                                        "sue", "ben", "kim", "sam", "eva"};
-#define NUM_REVIEWERS ((int)(sizeof REVIEWERS / sizeof REVIEWERS[0]))
-
-#define NUM_BODY 16
-static const char *const BODY[2][NUM_BODY] = {
-    {   /* negative */
-        "it was awful .", "i hated it .", "it was dull .", "it was boring .",
-        "it was a waste of money .", "it was a waste of time .", "it made me angry .",
-        "it was not fun .", "it was not worth the money .", "i did not enjoy it .",
-        "the staff were rude .", "everything went wrong .", "it was the worst one yet .",
-        "i was bored the whole time .", "it was not lovely at all .", "it was a mess .",
-    },
-    {   /* positive */
-        "it was great .", "i loved it .", "it was fun .", "it was lovely .", "it was a joy .",
-        "we had a great time .", "it was worth the money .", "it made me smile .",
-        "it was not boring .", "it was not dull .", "i was not bored at all .",
-        "the staff were kind .", "it was a lot of fun .", "everything was perfect .",
-        "it was the best one yet .", "i was happy the whole time .",
-    },
-};
-static const char *const NEUTRAL[] = {"it was busy .", "it took an hour .",
-                                      "we went with friends .",
-                                      "there were many people .", "it started at noon ."};
-#define NUM_NEUTRAL ((int)(sizeof NEUTRAL / sizeof NEUTRAL[0]))
-#define NUM_CLOSER 5
-static const char *const CLOSER[2][NUM_CLOSER] = {
-    {"i will not go again .", "never again .", "i want my money back .",
-     "i told my friends to stay away .", "i am not going back ."},
-    {"i would go again .", "i will be back .", "i told all my friends to go .",
-     "i loved every minute .", "i can not wait to go back ."},
-};
-static const char *const LABEL_WORD[2] = {"bad", "good"};
 
 /* Off-topic chatter for the preference data: no colour, place, number or
  * "do not know", so it answers nothing. */
@@ -155,199 +87,7 @@ static const char *const CHATTER[] = {
     "tom is my friend .", "it is a lovely day .", "i am a little tired .", "sue has a new song ."};
 #define NUM_CHATTER ((int)(sizeof CHATTER / sizeof CHATTER[0]))
 
-/* ---- growing strings ---- */
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-} Str;
-
-static void str_add_n(Str *b, const char *text, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        b->s = realloc_or_die(b->s, cap, "text");
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, text, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void str_add(Str *b, const char *text) { str_add_n(b, text, strlen(text)); }
-
-/* Appends a formatted piece of text, with one space before it unless the
- * string is empty: the corpus separates every word and mark by one space. */
-static void say(Str *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(Str *b, const char *fmt, ...) {
-    char piece[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(piece, sizeof piece, fmt, ap);
-    va_end(ap);
-    if (n < 0 || n >= (int)sizeof piece) {
-        die("internal: a sentence longer than %zu bytes", sizeof piece);
-    }
-    if (b->len > 0) str_add(b, " ");
-    str_add_n(b, piece, (size_t)n);
-}
-
-static void str_clear(Str *b) {
-    b->len = 0;
-    if (b->s) b->s[0] = '\0';
-}
-
-static void str_free(Str *b) {
-    free(b->s);
-    b->s = NULL;
-    b->len = b->cap = 0;
-}
-
-/* A copy of the string's text ("" if empty), to free. */
-static char *str_dup(const Str *b) { return strdup_or_die(b->s ? b->s : ""); }
-
-/* ---- a set of strings (open addressing, FNV-1a) ---- */
-
-typedef struct {
-    char **slot;
-    size_t cap, n;
-} StrSet;
-
-static uint64_t fnv1a(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static size_t set_find(const StrSet *set, const char *s) {
-    size_t i = (size_t)(fnv1a(s) & (set->cap - 1));
-    while (set->slot[i] && strcmp(set->slot[i], s) != 0) i = (i + 1) & (set->cap - 1);
-    return i;
-}
-
-static int set_has(const StrSet *set, const char *s) {
-    return set->cap > 0 && set->slot[set_find(set, s)] != NULL;
-}
-
-/* Adds a copy of s; returns 1 if it was new, 0 if it was already there. */
-static int set_add(StrSet *set, const char *s) {
-    if (2 * (set->n + 1) > set->cap) {  /* keep the table at most half full */
-        size_t cap = set->cap ? 2 * set->cap : 1024;
-        StrSet bigger = {calloc_or_die(cap, sizeof(char *), "a string set"), cap, set->n};
-        for (size_t i = 0; i < set->cap; i++) {
-            if (set->slot[i]) bigger.slot[set_find(&bigger, set->slot[i])] = set->slot[i];
-        }
-        free(set->slot);
-        *set = bigger;
-    }
-    size_t i = set_find(set, s);
-    if (set->slot[i]) return 0;
-    set->slot[i] = strdup_or_die(s);
-    set->n++;
-    return 1;
-}
-
-static void set_free(StrSet *set) {
-    for (size_t i = 0; i < set->cap; i++) free(set->slot[i]);
-    free(set->slot);
-    set->slot = NULL;
-    set->cap = set->n = 0;
-}
-
-/* ---- sentences about the world ---- */
-
-static const char *name_of(int obj) { return TOY_OBJECTS[obj].name; }
-static const char *colour_of(int obj) { return TOY_COLOURS[TOY_OBJECTS[obj].colour]; }
-static const char *place_of(int obj) { return TOY_PLACES[TOY_OBJECTS[obj].place]; }
-static int is_animal(int obj) { return TOY_OBJECTS[obj].sound != NULL; }
-static const char *article(const char *noun) { return strchr("aeiou", noun[0]) ? "an" : "a"; }
-
-/* The forms that state a colour: each writes everything up to the colour, so
- * that the zero-shot prompts are exactly the corpus's own sentences cut short.
- * The colour always comes after the object. */
-enum { COLOUR_FORMS = 5, PLACE_FORMS = 4 };
-
-static void colour_prefix(Str *b, int form, int obj, const char *who) {
-    const char *x = name_of(obj);
-    switch (form) {
-    case 0: say(b, "the %s is", x); break;
-    case 1: say(b, "%s has %s %s . it is", who, article(x), x); break;
-    case 2: say(b, "%s sees the %s . it is", who, x); break;
-    case 3: say(b, "%s likes the %s . it is", who, x); break;
-    default: say(b, "there is %s %s in the %s . it is", article(x), x, place_of(obj)); break;
-    }
-}
-
-static void place_prefix(Str *b, int form, int obj, const char *who) {
-    const char *x = name_of(obj);
-    switch (form) {
-    case 0: say(b, "the %s is in the", x); break;
-    case 1: say(b, "%s sees the %s . it is in the", who, x); break;
-    case 2:
-        if (is_animal(obj)) say(b, "the %s lives in the", x);
-        else say(b, "%s finds the %s in the", who, x);
-        break;
-    default: say(b, "the %s is %s and it is in the", x, colour_of(obj)); break;
-    }
-}
-
-static const char *random_name(ToyRng *r) { return NAMES[toy_rng_below(r, NUM_NAMES)]; }
-
-/* 1-3 objects, each with 1-3 of its facts (colour, place, sound), now and
- * then a pair of opposites stated in a sentence (never in arrow format). */
-static void world_passage(Str *b, ToyRng *r) {
-    int objs[TOY_NUM_OBJECTS];
-    for (int i = 0; i < TOY_NUM_OBJECTS; i++) objs[i] = i;
-    toy_rng_shuffle(r, objs, TOY_NUM_OBJECTS);
-    int nobj = toy_rng_range(r, 1, 3);
-    int opposite_at = toy_rng_below(r, 2) ? toy_rng_below(r, nobj) : -1;
-    for (int k = 0; k < nobj; k++) {
-        int obj = objs[k];
-        int facts[3] = {0, 1, 2};  /* colour, place, sound */
-        int nfacts = is_animal(obj) ? 3 : 2;
-        toy_rng_shuffle(r, facts, nfacts);
-        int nsay = toy_rng_range(r, 1, nfacts);
-        for (int f = 0; f < nsay; f++) {
-            switch (facts[f]) {
-            case 0: colour_prefix(b, toy_rng_below(r, COLOUR_FORMS), obj, random_name(r));
-                    say(b, "%s .", colour_of(obj)); break;
-            case 1: place_prefix(b, toy_rng_below(r, PLACE_FORMS), obj, random_name(r));
-                    say(b, "%s .", place_of(obj)); break;
-            default:
-                if (toy_rng_below(r, 2)) {
-                    say(b, "the %s %s .", name_of(obj), TOY_OBJECTS[obj].sound);
-                } else {
-                    say(b, "%s hears the %s . it %s .", random_name(r), name_of(obj),
-                        TOY_OBJECTS[obj].sound);
-                }
-                break;
-            }
-        }
-        if (k == opposite_at) {
-            int p = toy_rng_below(r, TOY_NUM_OPPOSITES), d = toy_rng_below(r, 2);
-            say(b, "the opposite of %s is %s .", TOY_OPPOSITES[p][d], TOY_OPPOSITES[p][1 - d]);
-        }
-    }
-}
-
-/* ---- reviews ---- */
-
-/* A review of the given sentiment (0 negative, 1 positive), with no summary. */
-static void review(Str *b, ToyRng *r, int positive) {
-    const Subject *s = &SUBJECTS[toy_rng_below(r, NUM_SUBJECTS)];
-    say(b, "%s %s the %s .", REVIEWERS[toy_rng_below(r, NUM_REVIEWERS)],
-        s->verb[toy_rng_below(r, 2)], s->noun);
-    int body[NUM_BODY];
-    for (int i = 0; i < NUM_BODY; i++) body[i] = i;
-    toy_rng_shuffle(r, body, NUM_BODY);
-    int n = toy_rng_range(r, 1, 3);
-    int neutral_at = toy_rng_below(r, 10) < 3 ? toy_rng_below(r, n + 1) : -1;
-    for (int i = 0; i <= n; i++) {
-        if (i == neutral_at) say(b, "%s", NEUTRAL[toy_rng_below(r, NUM_NEUTRAL)]);
-        if (i < n) say(b, "%s", BODY[positive][body[i]]);
-    }
-    say(b, "%s", CLOSER[positive][toy_rng_below(r, NUM_CLOSER)]);
-}
+/* ---- the held-out reviews and sums ---- */
 
 /* The held-out reviews: every labelled review in every file, all distinct.
  * The pretraining text never contains any of them. */
@@ -397,292 +137,33 @@ static void free_reviews(HeldOutReviews *h) {
     set_free(&h->all);
 }
 
-/* ---- sums ---- */
-
-typedef struct {
-    int a, b;
-} Sum;
-
 /* The sums that tasks and instructions ask about (few-shot pool and test,
  * SFT train and test): all different as unordered pairs, and never written in
  * the pretraining text in either order. */
 typedef struct {
     Sum fewshot_pool[FEWSHOT_ARITH], fewshot_test[FEWSHOT_ARITH];
     Sum sft_train[SFT_SUMS], sft_test[SFT_SUMS];
-    unsigned char taken[100][100];  /* [min][max] of the operands */
+    SumSet all;
 } HeldOutSums;
 
 static void fill_sums(Sum *out, int n, ToyRng *r, HeldOutSums *h) {
     for (int i = 0; i < n; i++) {
-        int a, b;
-        do {
-            a = toy_rng_range(r, 10, 99);
-            b = toy_rng_range(r, 10, 99);
-        } while (h->taken[a < b ? a : b][a < b ? b : a]);
-        h->taken[a < b ? a : b][a < b ? b : a] = 1;
-        out[i] = (Sum){a, b};
+        out[i] = free_sum(r, &h->all);
+        sum_set_add(&h->all, out[i]);
     }
 }
 
 static void held_out_sums(HeldOutSums *h, uint64_t seed) {
     ToyRng r;
     toy_rng_init(&r, seed, STREAM_RESERVED_SUMS);
-    memset(h->taken, 0, sizeof h->taken);
+    h->all = (SumSet){0};
     fill_sums(h->fewshot_test, FEWSHOT_ARITH, &r, h);
     fill_sums(h->fewshot_pool, FEWSHOT_ARITH, &r, h);
     fill_sums(h->sft_test, SFT_SUMS, &r, h);
     fill_sums(h->sft_train, SFT_SUMS, &r, h);
 }
 
-/* A random two-digit + two-digit sum that no task or instruction uses. */
-static Sum free_sum(ToyRng *r, const HeldOutSums *h) {
-    for (;;) {
-        int a = toy_rng_range(r, 10, 99), b = toy_rng_range(r, 10, 99);
-        if (!h->taken[a < b ? a : b][a < b ? b : a]) return (Sum){a, b};
-    }
-}
-
-/* "3 + 8 + 0 = 11 , 5 + 3 + 1 = 9 , so 91": digit by digit from the right,
- * each step with its carry in. */
-static void worked_steps(Str *b, int x, int y) {
-    int units = x % 10 + y % 10;
-    say(b, "%d + %d + 0 = %d ,", x % 10, y % 10, units);
-    say(b, "%d + %d + %d = %d ,", x / 10, y / 10, units / 10, x / 10 + y / 10 + units / 10);
-    say(b, "so %d", x + y);
-}
-
-/* ---- the other kinds of pretraining document ---- */
-
-/* "hen sixteen . lamp seven . cup two ." then the same pairs again in random
- * order. Written without a separator, which keeps "->" for known relations. */
-static void pairing_passage(Str *b, ToyRng *r) {
-    int keys[TOY_NUM_OBJECTS], values[NUM_NUMBER_WORDS];
-    for (int i = 0; i < TOY_NUM_OBJECTS; i++) keys[i] = i;
-    for (int i = 0; i < NUM_NUMBER_WORDS; i++) values[i] = i;
-    toy_rng_shuffle(r, keys, TOY_NUM_OBJECTS);
-    toy_rng_shuffle(r, values, NUM_NUMBER_WORDS);
-    int n = toy_rng_range(r, 3, 5);
-    for (int i = 0; i < n; i++) say(b, "%s %s .", name_of(keys[i]), NUMBER_WORDS[values[i]]);
-    int reuse = toy_rng_range(r, 4, 8);
-    for (int i = 0; i < reuse; i++) {
-        int k = toy_rng_below(r, n);
-        say(b, "%s %s .", name_of(keys[k]), NUMBER_WORDS[values[k]]);
-    }
-}
-
-/* Known relations in arrow format, one relation per passage: animal -> sound,
- * object -> place, number word -> digits. Never colour, never opposites: for
- * those the arrow format is new at few-shot time. */
-static void arrow_passage(Str *b, ToyRng *r) {
-    int items[TOY_NUM_OBJECTS];
-    int relation = toy_rng_below(r, 3);
-    int n = toy_rng_range(r, 4, 8);
-    if (relation == 0) {  /* sounds: the 16 animals come first in TOY_OBJECTS */
-        int animals = 0;
-        for (int i = 0; i < TOY_NUM_OBJECTS; i++) if (is_animal(i)) items[animals++] = i;
-        toy_rng_shuffle(r, items, animals);
-        for (int i = 0; i < n; i++) {
-            say(b, "%s -> %s .", name_of(items[i]), TOY_OBJECTS[items[i]].sound);
-        }
-    } else if (relation == 1) {
-        for (int i = 0; i < TOY_NUM_OBJECTS; i++) items[i] = i;
-        toy_rng_shuffle(r, items, TOY_NUM_OBJECTS);
-        for (int i = 0; i < n; i++) say(b, "%s -> %s .", name_of(items[i]), place_of(items[i]));
-    } else {
-        for (int i = 0; i < NUM_NUMBER_WORDS; i++) items[i] = i;
-        toy_rng_shuffle(r, items, NUM_NUMBER_WORDS);
-        for (int i = 0; i < n; i++) say(b, "%s -> %d .", NUMBER_WORDS[items[i]], items[i] + 1);
-    }
-}
-
-/* Two-digit sums, each passage all direct ("42 + 58 = 100 .") or all worked
- * ("53 + 38 = ? 3 + 8 + 0 = 11 , 5 + 3 + 1 = 9 , so 91 ."). Worked sums are
- * about three times longer, so their passages hold fewer. */
-static void arith_passage(Str *b, ToyRng *r, const HeldOutSums *h) {
-    int worked = toy_rng_below(r, 2);
-    int n = worked ? toy_rng_range(r, 2, 3) : toy_rng_range(r, 5, 9);
-    for (int i = 0; i < n; i++) {
-        Sum s = free_sum(r, h);
-        if (worked) {
-            say(b, "%d + %d = ?", s.a, s.b);
-            worked_steps(b, s.a, s.b);
-            say(b, ".");
-        } else {
-            say(b, "%d + %d = %d .", s.a, s.b, s.a + s.b);
-        }
-    }
-}
-
-/* One question and its answer in the chat format's words ("q : ... a : ..."),
- * on what the instruction data never asks: sounds, opposites, free sums.
- * Never a colour or place question: those are for SFT to teach. */
-static void dialogue(Str *b, ToyRng *r, const HeldOutSums *h) {
-    int kind = toy_rng_below(r, 3);
-    if (kind == 0) {
-        int obj;
-        do obj = toy_rng_below(r, TOY_NUM_OBJECTS);
-        while (!is_animal(obj));
-        say(b, "q : what sound does the %s make ? a : it %s .", name_of(obj),
-            TOY_OBJECTS[obj].sound);
-    } else if (kind == 1) {
-        int p = toy_rng_below(r, TOY_NUM_OPPOSITES), d = toy_rng_below(r, 2);
-        say(b, "q : what is the opposite of %s ? a : it is %s .", TOY_OPPOSITES[p][d],
-            TOY_OPPOSITES[p][1 - d]);
-    } else {
-        Sum s = free_sum(r, h);
-        say(b, "q : what is %d + %d ? a : it is %d .", s.a, s.b, s.a + s.b);
-    }
-}
-
-/* ---- pretrain.txt and val.txt ---- */
-
-/* Estimated tokens of a text: each digit one token, every other
- * space-separated piece `per_word` tokens. */
-static double estimate_tokens(const char *text, double per_word, long *words) {
-    double tokens = 0.0;
-    const char *p = text;
-    while (*p) {
-        while (*p == ' ') p++;
-        if (!*p) break;
-        const char *start = p;
-        int digits = 0;
-        while (*p && *p != ' ') digits += (*p >= '0' && *p <= '9'), p++;
-        (*words)++;
-        tokens += digits == p - start ? digits : per_word;
-    }
-    return tokens;
-}
-
-typedef struct {
-    Str text;        /* all documents, back to back */
-    size_t *start;   /* (ndocs + 1) offsets into text */
-    int ndocs, cap;
-    long words[K_COUNT];
-    long docs[K_COUNT];
-    double tokens[K_COUNT];
-} Corpus;
-
-/* Writes documents of every kind until each has its share of `target` estimated
- * tokens (counting end-of-text as one), then shuffles them (they are written
- * in that order). Held-out reviews and sums are skipped. */
-static void make_corpus(Corpus *c, long target, ToyRng *r, const HeldOutReviews *hr,
-                        const HeldOutSums *hs) {
-    memset(c, 0, sizeof *c);
-    Str doc = {0};
-    for (int k = 0; k < K_COUNT; k++) {
-        double budget = KIND_SHARE[k] * (double)target;
-        while (c->tokens[k] < budget) {
-            str_clear(&doc);
-            switch ((DocKind)k) {
-            case K_WORLD: world_passage(&doc, r); break;
-            case K_REVIEW: {
-                int positive = toy_rng_below(r, 2);
-                do {
-                    str_clear(&doc);
-                    review(&doc, r, positive);
-                } while (set_has(&hr->all, doc.s));
-                if (toy_rng_below(r, 2)) say(&doc, "in short : %s .", LABEL_WORD[positive]);
-                break;
-            }
-            case K_PAIRING: pairing_passage(&doc, r); break;
-            case K_ARROW: arrow_passage(&doc, r); break;
-            case K_ARITH: arith_passage(&doc, r, hs); break;
-            default: dialogue(&doc, r, hs); break;
-            }
-            c->tokens[k] += estimate_tokens(doc.s, KIND_TOKENS_PER_WORD[k], &c->words[k]);
-            c->tokens[k] += TOKENS_PER_DOC;
-            c->docs[k]++;
-            if (c->ndocs + 1 >= c->cap) {
-                c->cap = c->cap ? 2 * c->cap : 4096;
-                c->start = realloc_or_die(c->start, sizeof(size_t) * (size_t)(c->cap + 1),
-                                          "documents");
-            }
-            c->start[c->ndocs++] = c->text.len;
-            str_add(&c->text, doc.s);
-        }
-    }
-    if (c->ndocs == 0) die("--pretrain-tokens is too small to hold a single document");
-    c->start[c->ndocs] = c->text.len;
-    str_free(&doc);
-}
-
-static void free_corpus(Corpus *c) {
-    str_free(&c->text);
-    free(c->start);
-}
-
-/* The order the documents are written in: a shuffle of 0..ndocs-1 (malloc'd). */
-static int *shuffled_order(const Corpus *c, ToyRng *r) {
-    int *order = malloc_or_die(sizeof(int) * (size_t)c->ndocs, "document order");
-    for (int i = 0; i < c->ndocs; i++) order[i] = i;
-    toy_rng_shuffle(r, order, c->ndocs);
-    return order;
-}
-
-/* Writes document i as one line ending in the end-of-text string. */
-static void put_doc(const Corpus *c, int i, FILE *f, const char *path) {
-    fwrite_or_die(c->text.s + c->start[i], 1, c->start[i + 1] - c->start[i], f, path);
-    fputs(EOT "\n", f);
-}
-
-/* Writes the documents in the given order, each as one line ending in the
- * end-of-text string: "doc<|endoftext|>\n". Also the first `excerpt_lines`
- * lines to excerpt_path, if that is not NULL. */
-static void write_corpus(const Corpus *c, const int *order, const char *path, const char *excerpt_path,
-                         int excerpt_lines) {
-    AtomicFile af, ex;
-    atomic_open(&af, path);
-    if (excerpt_path) atomic_open(&ex, excerpt_path);
-    for (int i = 0; i < c->ndocs; i++) {
-        put_doc(c, order[i], af.f, path);
-        if (excerpt_path && i < excerpt_lines) put_doc(c, order[i], ex.f, excerpt_path);
-    }
-    if (ferror(af.f)) die("cannot write %s", path);
-    atomic_commit(&af);
-    if (excerpt_path) {
-        if (ferror(ex.f)) die("cannot write %s", excerpt_path);
-        atomic_commit(&ex);
-    }
-}
-
-static void report_corpus(const char *name, const Corpus *c) {
-    double total = 0.0;
-    long words = 0;
-    for (int k = 0; k < K_COUNT; k++) total += c->tokens[k], words += c->words[k];
-    printf("%-26s %8d docs %9ld words %9.0f est. tokens\n", name, c->ndocs, words, total);
-    for (int k = 0; k < K_COUNT; k++) {
-        printf("  %-24s %8ld docs %9ld words %9.0f est. tokens (%4.1f%%)\n", KIND_NAME[k],
-               c->docs[k], c->words[k], c->tokens[k], 100.0 * c->tokens[k] / total);
-    }
-}
-
-/* ---- induction_train.txt and induction_test.txt (rung 3b) ---- */
-
-/* The words of the synthetic documents: every object, colour, place and
- * number word. Each is a single token of the 512-token BPE (a multi-token
- * word would teach its own second half, not a lookup). Returns how many. */
-enum { INDUCTION_WORDS = TOY_NUM_OBJECTS + TOY_NUM_COLOURS + TOY_NUM_PLACES + NUM_NUMBER_WORDS };
-static void induction_words(const char **w) {
-    int n = 0;
-    for (int i = 0; i < TOY_NUM_OBJECTS; i++) w[n++] = name_of(i);
-    for (int i = 0; i < TOY_NUM_COLOURS; i++) w[n++] = TOY_COLOURS[i];
-    for (int i = 0; i < TOY_NUM_PLACES; i++) w[n++] = TOY_PLACES[i];
-    for (int i = 0; i < NUM_NUMBER_WORDS; i++) w[n++] = NUMBER_WORDS[i];
-}
-
-/* Appends `len` words: a block of n distinct random words, repeated (the
- * last repeat cut short when len is not a multiple of n). */
-static void repeated_block(Str *b, ToyRng *r, int n, int len) {
-    const char *words[INDUCTION_WORDS];
-    induction_words(words);
-    int idx[INDUCTION_WORDS];
-    for (int i = 0; i < INDUCTION_WORDS; i++) idx[i] = i;
-    for (int i = 0; i < n; i++) {  /* a partial Fisher-Yates: the first n are the block */
-        int j = i + toy_rng_below(r, INDUCTION_WORDS - i);
-        int t = idx[i]; idx[i] = idx[j]; idx[j] = t;
-    }
-    for (int i = 0; i < len; i++) say(b, "%s", words[idx[i % n]]);
-}
+/* ---- pretrain.txt, val.txt and rung 3b's induction_*.txt ---- */
 
 /* induction_train.txt: the pretraining documents in pretrain.txt's order,
  * with a synthetic document (a block of 2-16 distinct words repeated to 64
@@ -693,9 +174,7 @@ static void write_induction_train(const Corpus *c, const int *order, float share
                                   const char *path) {
     ToyRng r;
     toy_rng_init(&r, seed, STREAM_INDUCTION);
-    double total = 0.0;
-    for (int k = 0; k < K_COUNT; k++) total += c->tokens[k];
-    double per_byte = total / (double)c->text.len, natural = 0.0, synthetic = 0.0;
+    double per_byte = corpus_tokens(c) / (double)c->text.len, natural = 0.0, synthetic = 0.0;
     double doc_tokens = INDUCTION_DOC_WORDS + TOKENS_PER_DOC;  /* every word one token */
     long ndocs = 0;
     Str doc = {0};
@@ -708,7 +187,7 @@ static void write_induction_train(const Corpus *c, const int *order, float share
             str_clear(&doc);
             repeated_block(&doc, &r, toy_rng_range(&r, INDUCTION_MIN_BLOCK, INDUCTION_MAX_BLOCK),
                            INDUCTION_DOC_WORDS);
-            fprintf(af.f, "%s" EOT "\n", doc.s);
+            fprintf(af.f, "%s" TOY_EOT "\n", doc.s);
             synthetic += doc_tokens;
             ndocs++;
         }
@@ -740,6 +219,35 @@ static void write_induction_test(const char *dir, uint64_t seed) {
     atomic_commit(&af);
     str_free(&doc);
     printf("%-26s %8d docs\n", "induction_test.txt", INDUCTION_TEST_DOCS);
+}
+
+/* pretrain.txt (with its excerpt), induction_train.txt (the same documents
+ * in the same order, with synthetic ones among them) and val.txt. */
+static void write_corpora(const Options *o, const HeldOutReviews *reviews, const HeldOutSums *sums) {
+    char path[4096], excerpt[4096];
+    uint64_t s = (uint64_t)o->seed;
+    Corpus corpus;
+    ToyRng r;
+    toy_rng_init(&r, s, STREAM_PRETRAIN);
+    make_corpus(&corpus, o->pretrain_tokens, &r, &reviews->all, &sums->all);
+    int *order = shuffled_order(&corpus, &r);
+    snprintf(path, sizeof path, "%s/pretrain.txt", o->out);
+    snprintf(excerpt, sizeof excerpt, "%s/pretrain_excerpt.txt", o->out);
+    write_corpus(&corpus, order, path, excerpt, EXCERPT_LINES);
+    report_corpus("pretrain.txt", &corpus);
+    snprintf(path, sizeof path, "%s/induction_train.txt", o->out);
+    write_induction_train(&corpus, order, o->induction_share, s, path);
+    free(order);
+    free_corpus(&corpus);
+
+    toy_rng_init(&r, s, STREAM_VAL);
+    make_corpus(&corpus, VAL_TOKENS, &r, &reviews->all, &sums->all);
+    order = shuffled_order(&corpus, &r);
+    snprintf(path, sizeof path, "%s/val.txt", o->out);
+    write_corpus(&corpus, order, path, NULL, 0);
+    report_corpus("val.txt", &corpus);
+    free(order);
+    free_corpus(&corpus);
 }
 
 /* ---- TSV files ---- */
@@ -1121,12 +629,6 @@ static void write_ppo_prompts(const char *dir, const Split *s) {
 
 /* ---- main ---- */
 
-typedef struct {
-    const char *out;       /* the folder every file goes to */
-    int seed, pretrain_tokens;
-    float induction_share;
-} Options;
-
 static void parse_flags(Options *o, int argc, char **argv) {
     const Flag flags[] = {
         FLAG_TEXT("out", &o->out, "DIR", "where to write the files (created if missing)"),
@@ -1140,35 +642,6 @@ static void parse_flags(Options *o, int argc, char **argv) {
                           "                    the same seed, the same bytes",
                flags, &o->seed, NULL, NULL};
     cli_parse(&cli, argc, argv);
-}
-
-/* pretrain.txt (with its excerpt), induction_train.txt (the same documents
- * in the same order, with synthetic ones among them) and val.txt. */
-static void write_corpora(const Options *o, const HeldOutReviews *reviews, const HeldOutSums *sums) {
-    char path[4096], excerpt[4096];
-    uint64_t s = (uint64_t)o->seed;
-    Corpus corpus;
-    ToyRng r;
-    toy_rng_init(&r, s, STREAM_PRETRAIN);
-    make_corpus(&corpus, o->pretrain_tokens, &r, reviews, sums);
-    int *order = shuffled_order(&corpus, &r);
-    snprintf(path, sizeof path, "%s/pretrain.txt", o->out);
-    snprintf(excerpt, sizeof excerpt, "%s/pretrain_excerpt.txt", o->out);
-    write_corpus(&corpus, order, path, excerpt, EXCERPT_LINES);
-    report_corpus("pretrain.txt", &corpus);
-    snprintf(path, sizeof path, "%s/induction_train.txt", o->out);
-    write_induction_train(&corpus, order, o->induction_share, s, path);
-    free(order);
-    free_corpus(&corpus);
-
-    toy_rng_init(&r, s, STREAM_VAL);
-    make_corpus(&corpus, VAL_TOKENS, &r, reviews, sums);
-    order = shuffled_order(&corpus, &r);
-    snprintf(path, sizeof path, "%s/val.txt", o->out);
-    write_corpus(&corpus, order, path, NULL, 0);
-    report_corpus("val.txt", &corpus);
-    free(order);
-    free_corpus(&corpus);
 }
 
 int main(int argc, char **argv) {
