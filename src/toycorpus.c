@@ -13,7 +13,7 @@
 
 /* ---- the mix of the pretraining corpus ---- */
 
-/* Each kind's share of the corpus, in estimated tokens. */
+/* Each kind's name in the report, and its share of the corpus in estimated tokens. */
 static const char *const KIND_NAME[K_COUNT] = {"world facts", "reviews", "pairings",
                                                "arrow relations", "arithmetic", "dialogue"};
 static const double KIND_SHARE[K_COUNT] = {0.18, 0.15, 0.27, 0.05, 0.31, 0.04};

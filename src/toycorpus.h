@@ -145,7 +145,7 @@ void put_doc(const Corpus *c, int i, FILE *f, const char *path);
  * `excerpt_lines` of them to excerpt_path unless it is NULL. */
 void write_corpus(const Corpus *c, const int *order, const char *path, const char *excerpt_path,
                   int excerpt_lines);
-/* Prints the corpus's size and mix under `name` (two lines and one per kind). */
+/* Prints the corpus's size under `name`, then one line per kind. */
 void report_corpus(const char *name, const Corpus *c);
 
 /* ---- rung 3b's synthetic documents ---- */
