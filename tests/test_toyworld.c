@@ -28,7 +28,7 @@ static const char *const TEXT_FILES[] = {"pretrain.txt", "pretrain_excerpt.txt",
 
 /* ---- helpers ---- */
 
-/* The folder of the shared generator run (set up once for the group). */
+/* The folder of the one generator run (set up once for the group). */
 static char run_dir[256];
 
 static const char *in_dir(char *buf, size_t n, const char *dir, const char *file) {
@@ -197,7 +197,8 @@ static void test_rule_ranks_concise_above_rambling_above_wrong(void **state) {
 
 static void test_colour_answer_to_a_where_question_is_wrong(void **state) {
     (void)state;
-    /* the wolf is brown and lives in the forest: the reward hack RLHF-NOTES saw */
+    /* the wolf is brown and lives in the forest: the reward hack PPO finds at beta = 0
+     * (notes/07: where-questions answered with a colour, 94/256, from `make run`) */
     assert_true(score_response("where is the wolf ?", "it is brown .", 1) == -1.0f);
     assert_true(score_response("where is the wolf ?", "it is in the forest .", 1) == 1.5f);
     assert_true(score_response("what colour is the wolf ?", "it is in the forest .", 1) == -1.0f);
@@ -482,7 +483,7 @@ static void test_instruction_prompt_sets_are_disjoint(void **state) {
     }
     int ncmp_train = column(&prefs_train, 0, cmp_train, 128, 0);
     int ncmp_test = column(&prefs_test, 0, cmp_test, 64, 0);
-    /* 64 world questions: 32 demonstrated, 16 for PPO, 16 held out (RLHF-NOTES) */
+    /* 64 world questions: 32 demonstrated, 16 for PPO, 16 held out (data/README.md) */
     assert_int_equal(ndemo, 32);
     assert_int_equal(nppo, 16);
     assert_int_equal(nheld, 16);
