@@ -405,6 +405,15 @@ void gpt_lm_loss_backward(GPT *m, const int *targets, const float *weights, floa
                           m->config.V, m->config.Vp);
 }
 
+float gpt_lm_step(GPT *m, const int *inputs, const int *targets, const float *weights, int B, int T) {
+    gpt_forward(m, inputs, B, T);
+    float loss = gpt_lm_loss(m, targets, weights);
+    gpt_zero_grad(m);
+    gpt_lm_loss_backward(m, targets, weights, 1.0f);
+    gpt_backward(m, m->dlogits, NULL);
+    return loss;
+}
+
 /* ---- backward ---- */
 
 void gpt_zero_grad(GPT *m) {

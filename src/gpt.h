@@ -192,6 +192,12 @@ float gpt_lm_loss(GPT *m, const int *targets, const float *weights);
  * same targets and weights); call after gpt_lm_loss. */
 void gpt_lm_loss_backward(GPT *m, const int *targets, const float *weights, float scale);
 
+/* One language-modelling step without the update: forward, gpt_lm_loss,
+ * zeroed gradients, backward. Leaves the gradient of the (weighted) loss in
+ * m->grads and returns the loss. Pre-training, SFT, induction and scaling all
+ * train with it; the optimiser step is the caller's. */
+float gpt_lm_step(GPT *m, const int *inputs, const int *targets, const float *weights, int B, int T);
+
 
 /* Sets the parameter gradients to zero (gradients accumulate otherwise). */
 void gpt_zero_grad(GPT *m);

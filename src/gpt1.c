@@ -6,7 +6,7 @@
  *   gpt1 pretrain   §3.1 unsupervised pre-training. Maximise the likelihood of
  *                   a corpus U under a Transformer decoder:
  *                       L1(U) = sum_i log P(u_i | u_{i-k}, ..., u_{i-1})
- *                   (the loop in pretrain; the loss is gpt_lm_loss, in lm_step).
+ *                   (the loop in pretrain; the loss is gpt_lm_loss, in gpt_lm_step).
  *   gpt1 finetune   §3.2 supervised fine-tuning. A linear layer W_y on the last
  *                   hidden state h_l^m of a labelled input x^1..x^m:
  *                       P(y | x) = softmax(h_l^m W_y)
@@ -302,16 +302,6 @@ static void check_finite(const char *what, float x, int step, const char *ckpt) 
     if (!isfinite(x)) die("step %d: %s is %g; stopping (the last good checkpoint, %s, is kept)", step, what, (double)x, ckpt);
 }
 
-/* L1 on one batch: forward, the next-token cross-entropy, backward. Leaves
- * the gradient in m->grads and returns the loss; the update is the caller's. */
-static float lm_step(GPT *m, const int *inputs, const int *targets, int B, int T) {
-    gpt_forward(m, inputs, B, T);
-    float loss = gpt_lm_loss(m, targets, NULL);
-    gpt_zero_grad(m);
-    gpt_lm_loss_backward(m, targets, NULL, 1.0f);
-    gpt_backward(m, m->dlogits, NULL);
-    return loss;
-}
 
 /* The validation loss, on the same windows of the validation file every time. */
 static float validate(Pretrain *p, const Options *o, int step) {
@@ -348,7 +338,7 @@ static void pretrain(const Options *o) {
         double t0 = now_seconds();
         /* maximise L1(U): B random windows of the corpus, one AdamW step */
         gpt_random_windows(p.tokens, p.n, B, T, p.inputs, p.targets, &p.rng);
-        float loss = lm_step(m, p.inputs, p.targets, B, T);
+        float loss = gpt_lm_step(m, p.inputs, p.targets, NULL, B, T);  /* L1 on one batch */
         check_finite("the training loss", loss, step, o->out);
         float norm = gpt_clip_grad(m, o->clip);
         check_finite("the gradient norm", norm, step, o->out);

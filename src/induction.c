@@ -10,7 +10,7 @@
  * in-context learning improves at the same moment. Step by step:
  *
  *   1. Train a small GPT on the toy corpus with synthetic repeated-block
- *      documents mixed in (toydata's induction_train.txt): train, lm_step.
+ *      documents mixed in (toydata's induction_train.txt): train, gpt_lm_step.
  *   2. Every evaluation, on held-out "random block, then the same block"
  *      documents (data/induction_test.txt): the loss on each half
  *      (eval_docs). Only an induction head makes the repeated half cheap.
@@ -586,15 +586,6 @@ static void write_heatmaps(World *w, const Eval *e, const char *path) {
 
 /* ---- training ---- */
 
-/* Forward, the LM loss, backward: the gradient is left in m->grads. */
-static float lm_step(GPT *m, const int *inputs, const int *targets, int B, int T) {
-    gpt_forward(m, inputs, B, T);
-    float loss = gpt_lm_loss(m, targets, NULL);
-    gpt_zero_grad(m);
-    gpt_lm_loss_backward(m, targets, NULL, 1.0f);
-    gpt_backward(m, m->dlogits, NULL);
-    return loss;
-}
 
 static void print_results(const World *w, const Eval *e, int phase_step, double seconds) {
     int NH = w->m.config.NH;
@@ -634,7 +625,7 @@ static void train(const Options *o) {
     float ema = 0.0f;
     for (int step = 1; step <= o->steps; step++) {
         gpt_random_windows(w.train, w.ntrain, B, T, w.eb.inputs, w.eb.targets, &rng);
-        float loss = lm_step(m, w.eb.inputs, w.eb.targets, B, T);
+        float loss = gpt_lm_step(m, w.eb.inputs, w.eb.targets, NULL, B, T);
         die_if_not_finite("the training loss", loss, step);
         float norm = gpt_clip_grad(m, o->clip);
         die_if_not_finite("the gradient norm", norm, step);

@@ -328,12 +328,8 @@ static void train_run(Run *r, const Options *o, Shared *sh) {
     double t0 = now_seconds(), next_eval = FIRST_EVAL;
     for (int step = 0; step < r->steps; step++) {
         windows_batch(&sh->win, step, B, inputs, targets);
-        gpt_forward(&m, inputs, B, T);
-        float loss = gpt_lm_loss(&m, targets, NULL);
+        float loss = gpt_lm_step(&m, inputs, targets, NULL, B, T);
         die_if_not_finite("the training loss", loss, step);
-        gpt_zero_grad(&m);
-        gpt_lm_loss_backward(&m, targets, NULL, 1.0f);
-        gpt_backward(&m, m.dlogits, NULL);
         gpt_clip_grad(&m, CLIP);
         gpt_update(&m, lr_cosine(step, r->steps, warmup, o->lr, o->lr * o->min_lr_frac), &adam);
         if (step + 1 >= next_eval || step + 1 == r->steps) {

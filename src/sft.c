@@ -147,12 +147,7 @@ static void free_pairs(PairSet *s) {
 /* Forward, the answer-only loss, backward: leaves the gradient in m->grads
  * and returns L_SFT of the batch. The optimiser step is the caller's. */
 static float sft_step(GPT *m, const ChatBatch *bt) {
-    gpt_forward(m, bt->inputs, bt->B, bt->T);
-    float loss = gpt_lm_loss(m, bt->targets, bt->weights);
-    gpt_zero_grad(m);
-    gpt_lm_loss_backward(m, bt->targets, bt->weights, 1.0f);
-    gpt_backward(m, m->dlogits, NULL);
-    return loss;
+    return gpt_lm_step(m, bt->inputs, bt->targets, bt->weights, bt->B, bt->T);
 }
 
 /* ---- evaluation: held-out answer loss, and the hidden rule on greedy answers ---- */

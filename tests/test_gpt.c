@@ -68,19 +68,9 @@ static float max_abs(const float *x, size_t n) {
     return m;
 }
 
-/* forward + mean LM loss + backward from that loss, into freshly zeroed grads */
-static float loss_and_grads(GPT *m, const int *inputs, const int *targets, int B, int T) {
-    gpt_forward(m, inputs, B, T);
-    float loss = gpt_lm_loss(m, targets, NULL);
-    gpt_zero_grad(m);
-    gpt_lm_loss_backward(m, targets, NULL, 1.0f);
-    gpt_backward(m, m->dlogits, NULL);
-    return loss;
-}
-
 static float train_step(GPT *m, const int *inputs, const int *targets, int B, int T, float lr,
                         const AdamWConfig *opt) {
-    float loss = loss_and_grads(m, inputs, targets, B, T);
+    float loss = gpt_lm_step(m, inputs, targets, NULL, B, T);
     gpt_clip_grad(m, 1.0f);
     gpt_update(m, lr, opt);
     return loss;
@@ -159,7 +149,7 @@ static void test_model_matches_pytorch_reference(void **state) {
     memcpy(&want_loss, p, sizeof(float)); p += sizeof(float);
     memcpy(want_grads, p, nparams * sizeof(float));
 
-    float loss = loss_and_grads(&m, inputs, targets, B, T);
+    float loss = gpt_lm_step(&m, inputs, targets, NULL, B, T);
     check_close("logits vs PyTorch (padded columns included)", m.acts.logits, want_logits,
                 nlogits, 1e-4, 1e-4);
     check_close("mean loss vs PyTorch", &loss, &want_loss, 1, 1e-4, 1e-4);
@@ -278,7 +268,7 @@ static void test_whole_model_gradient_matches_finite_differences(void **state) {
     int V = m.config.V, C = m.config.C, inputs[B * T], targets[B * T];
     random_tokens(inputs, B * T, V);
     random_tokens(targets, B * T, V);
-    loss_and_grads(&m, inputs, targets, B, T);
+    gpt_lm_step(&m, inputs, targets, NULL, B, T);
     float *grads = copy_floats(m.grads_memory, m.num_parameters);
 
     int in_input[64] = {0};
@@ -493,7 +483,7 @@ static void test_forward_and_backward_agree_with_one_or_two_threads(void **state
     int saved = get_threads();
     for (int k = 0; k < 2; k++) {
         set_threads(k + 1);
-        loss[k] = loss_and_grads(&m, inputs, targets, B, T);
+        loss[k] = gpt_lm_step(&m, inputs, targets, NULL, B, T);
         logits[k] = copy_floats(m.acts.logits, nlogits);
         grads[k] = copy_floats(m.grads_memory, m.num_parameters);
     }
@@ -593,7 +583,7 @@ static void test_backward_adds_into_the_parameter_gradients(void **state) {
     int inputs[B * T], targets[B * T];
     random_tokens(inputs, B * T, m.config.V);
     random_tokens(targets, B * T, m.config.V);
-    loss_and_grads(&m, inputs, targets, B, T);
+    gpt_lm_step(&m, inputs, targets, NULL, B, T);
     float *once = copy_floats(m.grads_memory, m.num_parameters);
     for (size_t i = 0; i < m.num_parameters; i++) once[i] *= 2.0f;
     gpt_backward(&m, m.dlogits, NULL);
