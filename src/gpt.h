@@ -231,57 +231,6 @@ float gpt_eval_loss(GPT *m, const int *tokens, size_t n, int B, int T, int max_b
  * PPO-ptx. */
 void gpt_random_windows(const int *tokens, size_t n, int B, int T, int *inputs, int *targets, Rng *rng);
 
-/* ---- generation ---- */
-
-/* Continues tokens[0..n) (n >= 1) by up to max_new tokens, writing them to
- * out, stopping after stop_token (written, counted) if stop_token >= 0.
- * Sampling as sample_logits (temperature <= 0: greedy; top_k 0: no cut).
- * When the sequence outgrows maxT, only the last maxT tokens are seen.
- * Returns the number of tokens written. Uses a key/value cache: the prompt
- * goes through one forward pass, then each new token through one row of each
- * block, O(T C) per layer instead of recomputing the whole prefix. The
- * activations of the last gpt_forward are overwritten. */
-int gpt_sample(GPT *m, const int *tokens, int n, int *out, int max_new, int stop_token,
-               float temperature, int top_k, Rng *rng);
-
-/* The same without the cache: recomputes the whole window for every token.
- * The reference the cached sampler is tested against (same tokens). */
-int gpt_sample_uncached(GPT *m, const int *tokens, int n, int *out, int max_new, int stop_token,
-                        float temperature, int top_k, Rng *rng);
-
-/* A sampler the caller keeps, for many samples from the same weights.
- * gpt_sample makes one per call: it allocates the key/value cache and copies
- * every weight matrix transposed (the layout the one-row kernel reads), work
- * worth a few sampled tokens at our sizes. PPO samples 64 responses from each
- * version of the policy, so it makes one sampler per run and refreshes it
- * once per iteration, after that iteration's updates (ppo.c, ppo_run). */
-typedef struct {
-    GPT *m;
-    int step;      /* m->step when the weights were copied: a stale copy is refused */
-    float *kv;     /* (L, maxT, 3C): the qkv rows; k and v are columns C..3C */
-    float *x, *ln, *qkv, *atty, *proj, *fch, *att, *mean, *rstd;  /* one row each */
-    float *wt, *qkvwt, *attprojwt, *fcwt, *fcprojwt, *wtet;      /* transposed weights */
-} GPTSampler;
-
-/* Called with each token the moment it is drawn (chat prints it); a nonzero
- * return stops the sampling after that token. */
-typedef int (*GPTTokenFn)(void *ctx, int token);
-
-void gpt_sampler_init(GPTSampler *s, GPT *m);
-/* Copies the weights again: call it after gpt_update changed them. The
- * stale-copy check counts gpt_update's steps only: after changing the
- * weights any other way (gpt_load into the same GPT, writing parameters
- * directly), refresh by hand. */
-void gpt_sampler_refresh(GPTSampler *s);
-void gpt_sampler_free(GPTSampler *s);
-
-/* gpt_sample with a kept sampler and an optional on_token (NULL: none).
- * The prompt and the new tokens must fit the context (n + max_new <= maxT+1);
- * dies otherwise, and if the model was updated since the weights were copied.
- * The activations of the last gpt_forward are overwritten. */
-int gpt_sampler_run(GPTSampler *s, const int *tokens, int n, int *out, int max_new, int stop_token,
-                    float temperature, int top_k, Rng *rng, GPTTokenFn on_token, void *ctx);
-
 /* ---- views ---- */
 
 /* The parameters of one block, so that forward and backward read like the
@@ -300,5 +249,8 @@ LayerParams gpt_layer_params(const ParamTensors *p, const GPTConfig *cfg, int l)
  * both files otherwise. A checkpoint that records none (an older file, or
  * llm.c's) is accepted with a one-line note on stderr. */
 void gpt_check_tokenizer(const GPT *m, const char *model_path, const Tokenizer *tok, const char *tok_path);
+
+/* sampling (gpt_sample, the key/value-cache sampler) lives in gpt_sample.c */
+#include "gpt_sample.h"
 
 #endif

@@ -165,24 +165,35 @@ void forward_tokens(GPT *m, const LinearHead *vhead, TokenBatch *tb, float tempe
  * (through the sampler's key/value cache, made from the policy's current
  * weights), at most R tokens, stopping after end-of-text. ro->prompt must be
  * set. Fills seq, ctx_len, len, ended, text.
- * Runs on ONE thread: the cache sends a single row through each op, too
- * little work to share, and on a busy two-core machine OpenMP's waiting
- * threads made the whole run 20x slower (notes/07-ppo.md). */
+ * All n rollouts are sampled together (gpt_sampler_run_batch): their prompts
+ * go through the model as one pass, then each step sends one row per
+ * unfinished rollout through each matmul. Rollout b draws from its own Rng,
+ * seeded from `rng` in rollout order, so its tokens do not depend on which
+ * other rollouts share the batch (or on the thread count). */
 void rollout(GPTSampler *sampler, const Tokenizer *tok, const PromptSet *ps, Rollouts *ro, float temperature,
              Rng *rng) {
-    int eot = tokenizer_special_id(tok, TOK_EOT), threads = get_threads();
-    set_threads(1);
-    for (int b = 0; b < ro->n; b++) {
+    int eot = tokenizer_special_id(tok, TOK_EOT), n = ro->n;
+    const int **prompts = malloc_or_die(sizeof(int *) * (size_t)n, "rollout prompts");
+    int **outs = malloc_or_die(sizeof(int *) * (size_t)n, "rollout outputs");
+    Rng *rngs = malloc_or_die(sizeof(Rng) * (size_t)n, "rollout rngs");
+    for (int b = 0; b < n; b++) {
         const Chat *ctx = &ps->ctx[ro->prompt[b]];
         int *seq = ro->seq + (size_t)b * ro->S;
         memcpy(seq, ctx->tokens, sizeof(int) * (size_t)ctx->len);
         ro->ctx_len[b] = ctx->len;
-        ro->len[b] = gpt_sampler_run(sampler, ctx->tokens, ctx->len, seq + ctx->len, ro->R, eot, temperature, 0,
-                                     rng, NULL, NULL);
-        free(ro->text[b]);
-        ro->text[b] = chat_decode_response(tok, seq + ctx->len, ro->len[b], &ro->ended[b]);
+        prompts[b] = ctx->tokens;
+        outs[b] = seq + ctx->len;
+        uint64_t hi = rng_u32(rng), lo = rng_u32(rng);
+        rng_seed(&rngs[b], hi << 32 | lo);
     }
-    set_threads(threads);
+    gpt_sampler_run_batch(sampler, n, prompts, ro->ctx_len, outs, ro->len, ro->R, eot, temperature, 0, rngs);
+    for (int b = 0; b < n; b++) {
+        free(ro->text[b]);
+        ro->text[b] = chat_decode_response(tok, outs[b], ro->len[b], &ro->ended[b]);
+    }
+    free(prompts);
+    free(outs);
+    free(rngs);
 }
 
 /* ---- score (PPO step 2) ---- */

@@ -108,8 +108,9 @@ void forward_tokens(GPT *m, const LinearHead *vhead, TokenBatch *tb, float tempe
 
 /* Samples one response per rollout from the sampler's model at the given
  * temperature, at most R tokens, stopping after end-of-text. ro->prompt must
- * be set. Fills seq, ctx_len, len, ended, text. Runs on ONE thread (why:
- * notes/07-ppo.md). */
+ * be set. Fills seq, ctx_len, len, ended, text. The n rollouts are sampled
+ * as one batch through the key/value cache (gpt_sampler_run_batch), each
+ * from its own Rng seeded from `rng` in rollout order. */
 void rollout(GPTSampler *sampler, const Tokenizer *tok, const PromptSet *ps, Rollouts *ro, float temperature,
              Rng *rng);
 

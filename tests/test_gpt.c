@@ -731,6 +731,81 @@ static void test_a_kept_sampler_samples_what_gpt_sample_does_before_and_after_an
     gpt_free(&m);
 }
 
+/* A batch of sequences sampled together (PPO's rollouts) must give each
+ * sequence exactly the tokens the one-sequence sampler gives it from a copy
+ * of the same Rng: each sequence draws from its own Rng, every op computes
+ * each row on its own, and the matmul kernels give the same bits for any
+ * number of rows. Checked at temperature > 0, where a difference in the last
+ * bit of a logit would soon change a draw; with top-k; with a stop token
+ * that some sequences reach early (they drop out of the batch while others
+ * go on); on one and two threads; with more sequences than the sampler
+ * takes at once (GPT_SAMPLER_SEQS), and so many prompt tokens that the
+ * prefill is cut into passes (GPT_SAMPLER_ROWS) in the middle of a prompt. */
+enum { BATCH_MAXT = 32, BATCH_NEW = 10, BATCH_SEQS = GPT_SAMPLER_SEQS + 20 };
+
+/* Samples prompts[0..nseq) as one batch, then each alone from a copy of the
+ * same Rng, and compares; returns how many stopped before BATCH_NEW tokens. */
+static int check_batch_matches_single(GPTSampler *s, int nseq, const int *const *prompts, const int *plen,
+                                      int stop, float temperature, int top_k, uint64_t seed) {
+    static int batch[BATCH_SEQS][BATCH_NEW];
+    int *outs[BATCH_SEQS], produced[BATCH_SEQS], single[BATCH_NEW], early = 0;
+    Rng rngs[BATCH_SEQS];
+    for (int i = 0; i < nseq; i++) {
+        rng_seed(&rngs[i], seed + (uint64_t)i);
+        outs[i] = batch[i];
+    }
+    gpt_sampler_run_batch(s, nseq, prompts, plen, outs, produced, BATCH_NEW, stop, temperature, top_k, rngs);
+    for (int i = 0; i < nseq; i++) {
+        Rng copy;
+        rng_seed(&copy, seed + (uint64_t)i);
+        int n = gpt_sampler_run(s, prompts[i], plen[i], single, BATCH_NEW, stop, temperature, top_k, &copy,
+                                NULL, NULL);
+        assert_int_equal(produced[i], n);
+        assert_memory_equal(batch[i], single, sizeof(int) * (size_t)n);
+        assert_true(rngs[i].state == copy.state);  /* the same draws, no more */
+        early += n < BATCH_NEW;
+    }
+    return early;
+}
+
+static void test_a_batch_samples_for_each_sequence_exactly_what_it_samples_alone(void **state) {
+    (void)state;
+    GPT m;
+    gpt_build(&m, gpt_config(BATCH_MAXT, 50, 2, 2, 16), 21);
+    randomize_params(&m, 22);
+    static int tokens[BATCH_SEQS][BATCH_MAXT];
+    const int *prompts[BATCH_SEQS];
+    int plen[BATCH_SEQS], rows = 0;
+    test_seed(23);
+    for (int i = 0; i < BATCH_SEQS; i++) {
+        plen[i] = 1 + test_below(BATCH_MAXT + 1 - BATCH_NEW);  /* 1..22 tokens */
+        random_tokens(tokens[i], (size_t)plen[i], m.config.V);
+        prompts[i] = tokens[i];
+        rows += plen[i];
+    }
+    assert_true(rows > 2 * GPT_SAMPLER_ROWS);  /* the prefill takes more than one pass */
+    GPTSampler s;
+    gpt_sampler_init(&s, &m);
+    int saved = get_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        set_threads(threads);
+        /* a small batch first, then the cache grows to the large one */
+        assert_int_equal(check_batch_matches_single(&s, 5, prompts, plen, -1, 1.0f, 0, 100), 0);
+        assert_int_equal(check_batch_matches_single(&s, BATCH_SEQS, prompts, plen, -1, 1.0f, 0, 200), 0);
+        check_batch_matches_single(&s, BATCH_SEQS, prompts, plen, -1, 0.7f, 5, 300);
+        /* a stop token: the third token sampled for the first prompt */
+        Rng r;
+        rng_seed(&r, 400);
+        int first[BATCH_NEW];
+        gpt_sampler_run(&s, prompts[0], plen[0], first, BATCH_NEW, -1, 1.0f, 0, &r, NULL, NULL);
+        int early = check_batch_matches_single(&s, BATCH_SEQS, prompts, plen, first[2], 1.0f, 0, 400);
+        assert_true(early > 0 && early < BATCH_SEQS);  /* some stop early, some go on */
+    }
+    set_threads(saved);
+    gpt_sampler_free(&s);
+    gpt_free(&m);
+}
+
 static void test_greedy_sampling_is_the_argmax_continuation_and_stops_at_the_stop_token(void **state) {
     (void)state;
     enum { MAXT = 8, N = 3, NEW = 12 };
@@ -785,6 +860,7 @@ int main(void) {
         cmocka_unit_test(test_greedy_sampling_is_the_argmax_continuation_and_stops_at_the_stop_token),
         cmocka_unit_test(test_sampling_with_the_kv_cache_gives_the_same_tokens_as_without),
         cmocka_unit_test(test_a_kept_sampler_samples_what_gpt_sample_does_before_and_after_an_update),
+        cmocka_unit_test(test_a_batch_samples_for_each_sequence_exactly_what_it_samples_alone),
     };
     return cmocka_run_group_tests_name("gpt", tests, NULL, NULL);
 }
