@@ -22,7 +22,7 @@
  *
  * One PPO iteration (the loop of ppo_run), InstructGPT's Figure 2, step 3:
  *   1. rollout    sample a response to each of N prompts from the policy at
- *                 temperature tau (rollout, policy_eval.c)
+ *                 temperature tau, all N as one batch (rollout, policy_eval.c)
  *   2. score      the reward model's score of prompt + response; a response
  *                 that never reached end-of-text gets a fixed penalty
  *                 instead (score_rollouts, policy_eval.c)
@@ -379,7 +379,7 @@ typedef struct {
     GPT policy;
     LinearHead vhead;        /* the value model: a scalar head on the policy's own trunk */
     AdamWConfig adam;
-    Rng rng;                 /* the rollouts' draws and the minibatch order */
+    Rng rng;                 /* the rollouts' seeds (one Rng each) and the minibatch order */
     Rollouts ro;
     TokenBatch tb;
     Ptx ptx;
