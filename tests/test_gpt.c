@@ -748,7 +748,7 @@ enum { BATCH_MAXT = 32, BATCH_NEW = 10, BATCH_SEQS = GPT_SAMPLER_SEQS + 20 };
 static int check_batch_matches_single(GPTSampler *s, int nseq, const int *const *prompts, const int *plen,
                                       int stop, float temperature, int top_k, uint64_t seed) {
     static int batch[BATCH_SEQS][BATCH_NEW];
-    int *outs[BATCH_SEQS], produced[BATCH_SEQS], single[BATCH_NEW], early = 0;
+    int *outs[BATCH_SEQS] = {0}, produced[BATCH_SEQS], single[BATCH_NEW], early = 0;
     Rng rngs[BATCH_SEQS];
     for (int i = 0; i < nseq; i++) {
         rng_seed(&rngs[i], seed + (uint64_t)i);
