@@ -20,15 +20,18 @@ CC      ?= gcc
 SHELL   := /bin/bash
 .SHELLFLAGS := -o pipefail -c   # a rung piped into tee still fails the build when it fails
 # C11 with POSIX and GNU extensions for getopt_long and friends. IEEE maths:
-# never -ffast-math (it broke llm.c's GELU backward). -march=native where the
+# never -ffast-math (it broke llm.c's GELU backward), and -ffp-contract=off so
+# that no compiler fuses a*b+c on its own (clang would by default): the one
+# fused multiply-add is gemm.h's muladd, on purpose. -march=native where the
 # compiler understands it, so the inner loops vectorise with AVX2/AVX-512.
 NATIVE  := $(shell $(CC) -march=native -x c -c -o /dev/null /dev/null 2>/dev/null && echo -march=native)
 # OPT is the one knob the sanitizer build (and you) may override.
 OPT     ?= -O3 -g $(NATIVE)
-CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP $(OPT)
+CFLAGS  := -std=c11 -D_GNU_SOURCE -ffp-contract=off -Wall -Wextra -MMD -MP $(OPT)
 LDLIBS  := -lm
 ifdef NO_OMP
-CFLAGS  += -Wno-unknown-pragmas   # the omp pragmas are simply ignored
+# no threads: the parallel pragmas are ignored; the simd ones (gemm.c) still vectorise
+CFLAGS  += -Wno-unknown-pragmas $(shell $(CC) -fopenmp-simd -x c -c -o /dev/null /dev/null 2>/dev/null && echo -fopenmp-simd)
 else
 OMP     := $(shell $(CC) -fopenmp -x c -c -o /dev/null /dev/null 2>/dev/null && echo -fopenmp)
 CFLAGS  += $(OMP)
