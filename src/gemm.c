@@ -131,7 +131,8 @@ void gemm_direct(float *D, const float *A, size_t ars, size_t acs, const float *
  * acc is MR x NR floats = MR x 2 vector registers (24 of AVX-512's 32); each
  * step k loads two vectors of B, and for each row broadcasts one float of A
  * into two vector fused multiply-adds (vfmadd231ps on x86, fmla on ARM):
- * `objdump -d build/obj/gemm.o` shows the MR x 2 of them in the inner loop. */
+ * `objdump -d build/obj/gemm.o` shows the loop, inlined into packed_tile:
+ * MR broadcasts and MR x 2 fused multiply-adds, all on registers. */
 static void micro_kernel(float *T, size_t ldt, const float *Ap, const float *Bp, int kc,
                          const float *bias, int from_t) {
     float acc[MR][NR];
