@@ -20,15 +20,18 @@ CC      ?= gcc
 SHELL   := /bin/bash
 .SHELLFLAGS := -o pipefail -c   # a rung piped into tee still fails the build when it fails
 # C11 with POSIX and GNU extensions for getopt_long and friends. IEEE maths:
-# never -ffast-math (it broke llm.c's GELU backward). -march=native where the
+# never -ffast-math (it broke llm.c's GELU backward), and -ffp-contract=off so
+# that no compiler fuses a*b+c on its own (clang would by default): the one
+# fused multiply-add is gemm.h's muladd, on purpose. -march=native where the
 # compiler understands it, so the inner loops vectorise with AVX2/AVX-512.
 NATIVE  := $(shell $(CC) -march=native -x c -c -o /dev/null /dev/null 2>/dev/null && echo -march=native)
 # OPT is the one knob the sanitizer build (and you) may override.
 OPT     ?= -O3 -g $(NATIVE)
-CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP $(OPT)
+CFLAGS  := -std=c11 -D_GNU_SOURCE -ffp-contract=off -Wall -Wextra -MMD -MP $(OPT)
 LDLIBS  := -lm
 ifdef NO_OMP
-CFLAGS  += -Wno-unknown-pragmas   # the omp pragmas are simply ignored
+# no threads: the parallel pragmas are ignored; the simd ones (gemm.c) still vectorise
+CFLAGS  += -Wno-unknown-pragmas $(shell $(CC) -fopenmp-simd -x c -c -o /dev/null /dev/null 2>/dev/null && echo -fopenmp-simd)
 else
 OMP     := $(shell $(CC) -fopenmp -x c -c -o /dev/null /dev/null 2>/dev/null && echo -fopenmp)
 CFLAGS  += $(OMP)
@@ -208,11 +211,21 @@ RUNGS += $(if $(FAST),scaling)   # rung 3c's full sweep is `make scaling`; FAST=
 LADDER := tools/ladder.sh
 run: all data
 	@$(LADDER) check $(RUN)
-	@$(MAKE) --no-print-directory ladder
+	@$(MAKE) --no-print-directory -j2 ladder
 	@$(MAKE) --no-print-directory plots LOGS=$(LOGS)
 	@echo; echo "== gptladder: what each rung showed (logs in $(LOGS)/, checkpoints in $(RUN)/)"
 	@cat $(patsubst %,$(RUN)/%.out,$(RUNGS)) | grep '^summary' | sed 's/^summary //'
 ladder: $(patsubst %,$(RUN)/%.out,$(RUNGS))
+# make run builds the ladder with -j2 for one reason: rung 3b (induction)
+# trains on one thread, beside the others, on the second core. The other
+# rungs keep their order (the order-only "|" prerequisites below), one at a
+# time, printing as they go; induction's output waits in its .out file and
+# is shown when it is done. No number depends on what runs beside what.
+$(RUN)/gpt2_zeroshot.out: | $(RUN)/gpt1_finetune.out
+$(RUN)/gpt3_fewshot.out: | $(RUN)/gpt2_zeroshot.out
+$(RUN)/sft.out: | $(RUN)/gpt3_fewshot.out
+$(RUN)/dpo.out: | $(RUN)/ppo.out
+$(RUN)/scaling.out: | $(RUN)/dpo.out
 
 # Pre-training writes gpt1_partial.bin (and its .state) at every evaluation and
 # renames it when done: an interrupted `make run` resumes where it stopped.
@@ -247,9 +260,12 @@ $(RUN)/gpt3_fewshot.out: $(RUN)/gpt1.bin data/fewshot_pool.tsv data/fewshot_test
 $(RUN)/induction.out: out/induction_train.bin data/induction_test.txt data/fewshot_pool.tsv \
 	    data/fewshot_test.tsv build/induction
 	@mkdir -p $(RUN)
+	@echo "induction: training on one thread beside the other rungs (its output: $@)"
 	./build/induction $(FLAGS) --threads 1 --out $(RUN)/induction.bin --log $(LOGS)/induction.tsv \
-	    --heads-log $(LOGS)/induction_heads.tsv --heatmap $(LOGS)/induction_heatmap.tsv | tee $@.tmp \
-	    && $(LADDER) record $(RUN) induction $(RUN)/induction.bin && mv $@.tmp $@
+	    --heads-log $(LOGS)/induction_heads.tsv --heatmap $(LOGS)/induction_heatmap.tsv > $@.tmp \
+	    && $(LADDER) record $(RUN) induction $(RUN)/induction.bin && mv $@.tmp $@ \
+	    || { cat $@.tmp; exit 1; }
+	@echo "== induction finished:"; grep -E '^(summary|induction done)' $@
 
 # InstructGPT steps 1 and 2: SFT on demonstrations, then the reward model on
 # ranked comparisons (it starts from the SFT trunk; its head goes beside it).

@@ -72,11 +72,17 @@ static void bench_train(const BenchConfig *bc, int threads) {
         if (step > 0) elapsed += now_seconds() - t0;  /* step 0 warms up caches and pages */
     }
     double tokens = (double)n * bc->steps;
-    /* loss: the last step's, to nine digits, so that two builds can be
-     * checked to compute the same numbers (a kernel change must not move it) */
+    /* loss: the last step's, to nine digits; params_hash: FNV-1a of the
+     * bytes of every trained weight. Two builds that compute the same numbers
+     * print the same hash; a change of a single last bit anywhere (fused
+     * multiply-add or not, another summation order) changes it, where the
+     * loss, an average of 1,024 terms, often shows nothing. */
+    unsigned hash = 2166136261u;
+    const unsigned char *bytes = (const unsigned char *)m.params_memory;
+    for (size_t i = 0; i < m.num_parameters * sizeof(float); i++) hash = (hash ^ bytes[i]) * 16777619u;
     printf("bench config=%s threads=%d tokens_per_s=%.0f gflops=%.1f peak_rss_mb=%.1f buffers_mb=%.1f"
-           " loss=%.9g\n", bc->name, threads, tokens / elapsed,
-           tokens * flops_per_token(&m, bc->T) / elapsed / 1e9, peak_rss_mb(), buffers_mb(&m), loss);
+           " loss=%.9g params_hash=%08x\n", bc->name, threads, tokens / elapsed,
+           tokens * flops_per_token(&m, bc->T) / elapsed / 1e9, peak_rss_mb(), buffers_mb(&m), loss, hash);
     fflush(stdout);
     free(inputs);
     free(targets);

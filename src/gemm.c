@@ -8,11 +8,9 @@
  * (`__attribute__((vector_size))`): the same source compiles to AVX-512, AVX2,
  * SSE or NEON. No intrinsics, no assembly, no BLAS.
  *
- * Left out on purpose: fused multiply-add. C11 forbids contracting a*b + c
- * into one instruction (gcc's -std=c11 implies -ffp-contract=off), so every
- * product is rounded before it is added, as in the naive loops. An FMA kernel
- * would run up to twice as fast but would change the last bits of every
- * result; see notes/10-performance.md.
+ * Every multiply-add is gemm.h's muladd: one fused multiply-add instruction
+ * where the CPU has one (x86 with FMA3, ARM64), as in the naive loops, which
+ * use the same muladd; see notes/10-performance.md.
  */
 #include "gemm.h"
 #include "util.h"
@@ -25,6 +23,21 @@
 
 /* Below this many multiply-adds a product runs on one thread (as tensor.c). */
 #define GEMM_PARALLEL_MIN_WORK 32768
+
+/* The vector width the kernels are sized for (SIMD_LANES: gemm.h). */
+#if defined(__AVX512F__)
+#define VEC_BYTES 64   /* 32 registers of 16 floats */
+#define MR 12
+#elif defined(__AVX__)
+#define VEC_BYTES 32   /* 16 registers of 8 floats */
+#define MR 6
+#else
+#define VEC_BYTES 16   /* SSE2, NEON and the rest: 4 floats */
+#define MR 6
+#endif
+#define VL (VEC_BYTES / 4)    /* floats per vector */
+#define NR (2 * VL)           /* two vectors per tile row */
+
 
 /* ---- the direct kernel: register tiles, operands read in place ----
  *
@@ -56,7 +69,8 @@ static inline void direct_tile(float *D, int ldd, const float *A, size_t ars, si
         const float *b = B + (size_t)k * brs;
         for (int i = 0; i < m; i++) {
             float a = A[i * ars + k * acs];
-            for (int j = 0; j < n; j++) acc[i][j] += a * b[j];
+            SIMD_LANES(VL)
+            for (int j = 0; j < n; j++) acc[i][j] = muladd(a, b[j], acc[i][j]);
         }
     }
     for (int i = 0; i < m; i++)
@@ -107,52 +121,33 @@ void gemm_direct(float *D, const float *A, size_t ars, size_t acs, const float *
  * The k slices are summed one after the other into D, so each element still
  * gets its products in the order k = 0, 1, ..., K-1.
  */
-#if defined(__AVX512F__)
-#define VEC_BYTES 64   /* 32 registers of 16 floats */
-#define MR 12
-#elif defined(__AVX__)
-#define VEC_BYTES 32   /* 16 registers of 8 floats */
-#define MR 6
-#else
-#define VEC_BYTES 16   /* SSE2, NEON and the rest: 4 floats */
-#define MR 6
-#endif
-#define VL (VEC_BYTES / 4)    /* floats per vector */
-#define NV 2                  /* vectors per tile row */
-#define NR (NV * VL)
 #define KC 256                /* k per slice */
 #define MC (4 * MR)           /* rows per task */
 #define NC (4 * NR)           /* columns per task */
 
-typedef float vfloat __attribute__((vector_size(VEC_BYTES)));
-
-/* unaligned vector load and store (memcpy compiles to one instruction) */
-static inline vfloat vload(const float *p) {
-    vfloat v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline void vstore(float *p, vfloat v) { memcpy(p, &v, sizeof v); }
 
 /* The tile T (MR x NR, row stride ldt) += Ap (kc x MR panel) @ Bp (kc x NR panel),
- * each sum started from T (from_t), or from bias (NR floats), or from 0. */
+ * each sum started from T (from_t), or from bias (NR floats), or from 0.
+ * acc is MR x NR floats = MR x 2 vector registers (24 of AVX-512's 32); each
+ * step k loads two vectors of B, and for each row broadcasts one float of A
+ * into two vector fused multiply-adds (vfmadd231ps on x86, fmla on ARM):
+ * `objdump -d build/obj/gemm.o` shows the loop, inlined into packed_tile:
+ * MR broadcasts and MR x 2 fused multiply-adds, all on registers. */
 static void micro_kernel(float *T, size_t ldt, const float *Ap, const float *Bp, int kc,
                          const float *bias, int from_t) {
-    vfloat acc[MR][NV];
+    float acc[MR][NR];
     for (int i = 0; i < MR; i++)
-        for (int v = 0; v < NV; v++)
-            acc[i][v] = from_t ? vload(T + i * ldt + v * VL)
-                               : bias ? vload(bias + v * VL) : (vfloat){0};
+        for (int j = 0; j < NR; j++) acc[i][j] = from_t ? T[i * ldt + j] : bias ? bias[j] : 0.0f;
     for (int k = 0; k < kc; k++) {
-        vfloat b[NV];
-        for (int v = 0; v < NV; v++) b[v] = vload(Bp + k * NR + v * VL);
+        const float *b = Bp + (size_t)k * NR;              /* NR floats of B */
         for (int i = 0; i < MR; i++) {
-            float a = Ap[k * MR + i];
-            for (int v = 0; v < NV; v++) acc[i][v] += a * b[v];  /* broadcast, multiply, add */
+            float a = Ap[(size_t)k * MR + i];                /* one float of A, broadcast */
+            SIMD_LANES(VL)
+            for (int j = 0; j < NR; j++) acc[i][j] = muladd(a, b[j], acc[i][j]);
         }
     }
     for (int i = 0; i < MR; i++)
-        for (int v = 0; v < NV; v++) vstore(T + i * ldt + v * VL, acc[i][v]);
+        for (int j = 0; j < NR; j++) T[i * ldt + j] = acc[i][j];
 }
 
 /* One tile of D at (i0, j0), k slice [pc, pc + kc). Full tiles go straight to

@@ -7,14 +7,43 @@
  * transposed operand (weight^T, dout^T) needs no copy.
  *
  * Both kernels add the K products of every output element one by one, in the
- * order k = 0, 1, ..., K-1, starting from start[i,j]: exactly what the naive
- * loops of tensor.c do. So they agree with those loops, and with each other,
- * bit for bit, for any shape and any thread count (tests/test_gemm.c).
+ * order k = 0, 1, ..., K-1, starting from start[i,j], each step one muladd
+ * (below): exactly what the naive loops of tensor.c do. So they agree with
+ * those loops, and with each other, bit for bit, for any shape and any thread
+ * count (tests/test_gemm.c).
  */
 #ifndef GPTLADDER_GEMM_H
 #define GPTLADDER_GEMM_H
 
+#include <math.h>
 #include <stddef.h>
+
+/* The one multiply-add of every matmul: c + a * b.
+ *
+ * Where the CPU has a fused multiply-add instruction (x86 since 2013's
+ * Haswell, built with -march=native or x86-64-v3; every 64-bit ARM), it is
+ * fmaf: the exact a * b + c rounded once, one instruction. Elsewhere (a build
+ * with no -march) the product is rounded, then the sum: two roundings, two
+ * instructions. So the last bits of a result depend on that choice, and on
+ * nothing else (not the compiler, the vector width or the thread count).
+ * The Makefile builds with -ffp-contract=off, so no compiler fuses anything
+ * behind our back: muladd is the only place a fused operation happens. */
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(FP_FAST_FMAF)
+#define GEMM_FMA 1
+static inline float muladd(float a, float b, float c) { return fmaf(a, b, c); }
+#else
+#define GEMM_FMA 0
+static inline float muladd(float a, float b, float c) { return c + a * b; }
+#endif
+
+/* SIMD_LANES(n) before a loop: "vectorise it, n lanes at a time" (OpenMP's
+ * simd pragma, which needs no threads and no runtime). The kernels' inner
+ * loops are written over plain float arrays, with muladd; this turns each
+ * into one vector instruction per n columns. Without it gcc picks its own
+ * preferred width (256 bits on many AVX-512 chips) and, for a loop of fmaf,
+ * may give up and keep the sums in memory. */
+#define GEMM_STR(x) #x
+#define SIMD_LANES(n) _Pragma(GEMM_STR(omp simd simdlen(n)))
 
 /* The packed kernel (Goto & van de Geijn; BLIS): copies A and B into panels
  * laid out in the order the micro-kernel reads them, then computes the output

@@ -198,7 +198,7 @@ void matmul_forward_naive(float *out, const float *inp, const float *weight, con
     for (int n = 0; n < N; n++) {
         for (int o = 0; o < OC; o++) {
             float acc = bias ? bias[o] : 0.0f;
-            for (int c = 0; c < C; c++) acc += inp[(size_t)n * C + c] * weight[(size_t)o * C + c];
+            for (int c = 0; c < C; c++) acc = muladd(inp[(size_t)n * C + c], weight[(size_t)o * C + c], acc);
             out[(size_t)n * OC + o] = acc;
         }
     }
@@ -211,15 +211,19 @@ void matmul_backward_naive(float *dinp, float *dweight, float *dbias, const floa
         #pragma omp parallel for
         for (int n = 0; n < N; n++)
             for (int o = 0; o < OC; o++)
-                for (int c = 0; c < C; c++)
-                    dinp[(size_t)n * C + c] += dout[(size_t)n * OC + o] * weight[(size_t)o * C + c];
+                for (int c = 0; c < C; c++) {
+                    float *d = &dinp[(size_t)n * C + c];
+                    *d = muladd(dout[(size_t)n * OC + o], weight[(size_t)o * C + c], *d);
+                }
     }
     if (dweight) {  /* dweight[o,c] += sum_n dout[n,o] * inp[n,c] */
         #pragma omp parallel for
         for (int o = 0; o < OC; o++)
             for (int n = 0; n < N; n++)
-                for (int c = 0; c < C; c++)
-                    dweight[(size_t)o * C + c] += dout[(size_t)n * OC + o] * inp[(size_t)n * C + c];
+                for (int c = 0; c < C; c++) {
+                    float *d = &dweight[(size_t)o * C + c];
+                    *d = muladd(dout[(size_t)n * OC + o], inp[(size_t)n * C + c], *d);
+                }
     }
     if (dbias) {  /* dbias[o] += sum_n dout[n,o] */
         for (int o = 0; o < OC; o++)
@@ -412,14 +416,14 @@ void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
  * length hs. Written plainly (for each key: sum over i) each is a serial sum
  * that cannot use vector lanes. So each (batch, head) first copies its keys
  * (and, for backward, its values) into a transposed scratch kT[i][t2]; then
- * the dot products of 8 consecutive key positions run side by side in the 8
- * lanes of one vector: lane t2 adds q[i] * k[t2][i] for i = 0, 1, ..., hs-1,
+ * the dot products of consecutive key positions run side by side in the
+ * lanes of a vector: lane t2 adds q[i] * k[t2][i] for i = 0, 1, ..., hs-1,
  * the very sum, in the very order, of the plain loop -- so the scores are the
- * same bits, only computed 8 (or 32, with four vectors in flight) at a time.
+ * same bits, only computed ATT_BLOCK at a time. Every multiply-add is gemm.h's
+ * muladd (fused where the CPU can), as in the matmuls and the plain loops.
  * Parallel over (batch, head): everything one pair reads and writes is its own. */
-#define ATT_LANES 8      /* floats per vector (AVX2 width; two NEON/SSE registers) */
-#define ATT_BLOCK 32     /* key positions per step: four vectors in flight */
-typedef float att_vec __attribute__((vector_size(ATT_LANES * sizeof(float))));
+#define ATT_LANES 8      /* channels per vector (AVX2 width; two NEON/SSE registers) */
+#define ATT_BLOCK 32     /* key positions per step: two AVX-512 vectors, four AVX2 */
 
 /* The head's slice x[t*stride + i] (i < hs, t < T) transposed into
  * xT[i*ld + t], with zeros for t in [T, ld) (ld is T rounded up to ATT_BLOCK). */
@@ -432,36 +436,43 @@ static void head_transposed(float *xT, int ld, const float *x, size_t stride, in
  * ATT_BLOCK (dots must have room); lane by lane the plain dot product. */
 static void dots_across_positions(float *dots, const float *x, const float *yT, int ld, int hs, int n) {
     for (int t0 = 0; t0 < n; t0 += ATT_BLOCK) {
-        att_vec acc[ATT_BLOCK / ATT_LANES] = {{0}};
+        float acc[ATT_BLOCK] = {0};
         for (int i = 0; i < hs; i++) {
             const float *y = yT + (size_t)i * ld + t0;
-            for (int v = 0; v < ATT_BLOCK / ATT_LANES; v++) {
-                att_vec yv;
-                memcpy(&yv, y + v * ATT_LANES, sizeof yv);
-                acc[v] += x[i] * yv;
-            }
+            SIMD_LANES(ATT_LANES)
+            for (int j = 0; j < ATT_BLOCK; j++) acc[j] = muladd(x[i], y[j], acc[j]);
         }
         memcpy(dots + t0, acc, sizeof acc);
     }
 }
 
-/* y[i] += sum over t2 < n of (wscale * w[t2]) * x[t2*xs + i], for i < hs, the
- * terms added in ascending t2 (as the plain loop does), the sums held in a
- * vector register 8 channels at a time instead of in memory. */
+/* y[i] += sum over t2 < n of (wscale * w[t2]) * x[t2*xs + i], for i < width
+ * (a constant where it is called, so that acc stays in registers), the terms
+ * added in ascending t2, as the plain loop adds them. */
+static inline void weighted_sum_block(float *y, const float *w, float wscale, const float *x,
+                                      size_t xs, int n, int width) {
+    float acc[ATT_BLOCK];
+    for (int j = 0; j < width; j++) acc[j] = y[j];
+    for (int t2 = 0; t2 < n; t2++) {
+        const float *xr = x + (size_t)t2 * xs;
+        float wt = wscale * w[t2];
+        SIMD_LANES(ATT_LANES)
+        for (int j = 0; j < width; j++) acc[j] = muladd(wt, xr[j], acc[j]);
+    }
+    for (int j = 0; j < width; j++) y[j] = acc[j];
+}
+
+/* y[i] += sum over t2 < n of (wscale * w[t2]) * x[t2*xs + i], for i < hs:
+ * 32 channels at a time (four independent chains of 8: a chain waits for its
+ * last fused multiply-add before the next, so more chains keep the unit
+ * busy), then 8, then one by one. */
 static void weighted_sum_of_rows(float *y, const float *w, float wscale, const float *x,
                                  size_t xs, int n, int hs) {
     int c0 = 0;
-    for (; c0 + ATT_LANES <= hs; c0 += ATT_LANES) {
-        att_vec acc, xv;
-        memcpy(&acc, y + c0, sizeof acc);
-        for (int t2 = 0; t2 < n; t2++) {
-            memcpy(&xv, x + (size_t)t2 * xs + c0, sizeof xv);
-            acc += (wscale * w[t2]) * xv;
-        }
-        memcpy(y + c0, &acc, sizeof acc);
-    }
+    for (; c0 + ATT_BLOCK <= hs; c0 += ATT_BLOCK) weighted_sum_block(y + c0, w, wscale, x + c0, xs, n, ATT_BLOCK);
+    for (; c0 + ATT_LANES <= hs; c0 += ATT_LANES) weighted_sum_block(y + c0, w, wscale, x + c0, xs, n, ATT_LANES);
     for (int i = c0; i < hs; i++)  /* the channels left over */
-        for (int t2 = 0; t2 < n; t2++) y[i] += (wscale * w[t2]) * x[(size_t)t2 * xs + i];
+        for (int t2 = 0; t2 < n; t2++) y[i] = muladd(wscale * w[t2], x[(size_t)t2 * xs + i], y[i]);
 }
 
 /* One (batch, head) of attention_forward. kT and row: scratch of hs*ld and ld floats. */
@@ -478,11 +489,12 @@ static void attention_head_forward(float *out, float *preatt, float *att, const 
         /* scores against every earlier-or-equal position t2 <= t:
          * pre[t2] = scale * sum_i q[i] k[t2][i] */
         dots_across_positions(row, q, kT, ld, hs, t + 1);
+        for (int t2 = 0; t2 <= t; t2++) pre[t2] = row[t2] * scale;
+        /* the largest score: any order gives the same maximum, so the lanes
+         * may each take a share (a serial max waits on every comparison) */
         float maxv = -INFINITY;
-        for (int t2 = 0; t2 <= t; t2++) {
-            pre[t2] = row[t2] * scale;
-            if (pre[t2] > maxv) maxv = pre[t2];
-        }
+        #pragma omp simd reduction(max : maxv)
+        for (int t2 = 0; t2 <= t; t2++) maxv = pre[t2] > maxv ? pre[t2] : maxv;
         /* softmax over t2 <= t; the future gets exactly zero weight
          * (this is the causal mask: position t never sees t+1) */
         for (int t2 = 0; t2 <= t; t2++) a[t2] = fast_expf(pre[t2] - maxv);
@@ -533,20 +545,36 @@ static void causal_accumulate(float *y, size_t ys, const float *x, size_t xs, co
                     for (int i = c0; i < c0 + nc; i++) {
                         float s = y[(size_t)(t0 + p) * ys + i];
                         for (int t = t0 + p; t < T; t++)
-                            s += (wscale * w[(size_t)t * T + t0 + p]) * x[(size_t)t * xs + i];
+                            s = muladd(wscale * w[(size_t)t * T + t0 + p], x[(size_t)t * xs + i], s);
                         y[(size_t)(t0 + p) * ys + i] = s;
                     }
                 continue;
             }
-            att_vec acc[ACC_POSITIONS], xv;
-            for (int p = 0; p < ACC_POSITIONS; p++) memcpy(&acc[p], y + (size_t)(t0 + p) * ys + c0, sizeof xv);
-            for (int t = t0; t < T; t++) {
-                memcpy(&xv, x + (size_t)t * xs + c0, sizeof xv);
-                const float *wt = w + (size_t)t * T + t0;
-                for (int p = 0; p < ACC_POSITIONS; p++)
-                    if (t >= t0 + p) acc[p] += (wscale * wt[p]) * xv;  /* position t0+p starts at t = t0+p */
+            float acc[ACC_POSITIONS][ATT_LANES];
+            for (int p = 0; p < ACC_POSITIONS; p++) memcpy(acc[p], y + (size_t)(t0 + p) * ys + c0, sizeof acc[p]);
+            /* position t0+p gathers from t = t0+p on: first the triangle where
+             * some positions have not started (their sums kept as they are),
+             * then every t from t0+7, where all 8 take a term (fixed loops:
+             * the compiler keeps acc in 8 vector registers) */
+            int t = t0;
+            for (; t < t0 + ACC_POSITIONS - 1; t++) {
+                const float *xr = x + (size_t)t * xs + c0, *wt = w + (size_t)t * T + t0;
+                for (int p = 0; p < ACC_POSITIONS; p++) {
+                    int started = p <= t - t0;
+                    float wp = started ? wscale * wt[p] : 0.0f;
+                    SIMD_LANES(ATT_LANES)
+                    for (int j = 0; j < ATT_LANES; j++) acc[p][j] = started ? muladd(wp, xr[j], acc[p][j]) : acc[p][j];
+                }
             }
-            for (int p = 0; p < ACC_POSITIONS; p++) memcpy(y + (size_t)(t0 + p) * ys + c0, &acc[p], sizeof xv);
+            for (; t < T; t++) {
+                const float *xr = x + (size_t)t * xs + c0, *wt = w + (size_t)t * T + t0;
+                for (int p = 0; p < ACC_POSITIONS; p++) {
+                    float wp = wscale * wt[p];
+                    SIMD_LANES(ATT_LANES)
+                    for (int j = 0; j < ATT_LANES; j++) acc[p][j] = muladd(wp, xr[j], acc[p][j]);
+                }
+            }
+            for (int p = 0; p < ACC_POSITIONS; p++) memcpy(y + (size_t)(t0 + p) * ys + c0, acc[p], sizeof acc[p]);
         }
 }
 
@@ -610,7 +638,7 @@ void attention_forward_one(float *out, float *att, const float *q, const float *
         for (int t2 = 0; t2 < T; t2++) {  /* every cached position is in the past */
             const float *k = kcache + (size_t)t2 * ld + h * hs;
             float s = 0.0f;
-            for (int i = 0; i < hs; i++) s += qh[i] * k[i];
+            for (int i = 0; i < hs; i++) s = muladd(qh[i], k[i], s);
             a[t2] = s * scale;
             if (a[t2] > maxv) maxv = a[t2];
         }
@@ -622,7 +650,7 @@ void attention_forward_one(float *out, float *att, const float *q, const float *
         for (int t2 = 0; t2 < T; t2++) {
             const float *v = vcache + (size_t)t2 * ld + h * hs;
             float w = a[t2] / sum;
-            for (int i = 0; i < hs; i++) o[i] += w * v[i];
+            for (int i = 0; i < hs; i++) o[i] = muladd(w, v[i], o[i]);
         }
     }
 }

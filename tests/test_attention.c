@@ -3,7 +3,8 @@
  * tensor.c's attention works on transposed copies of the keys and values and
  * runs 8 or 32 positions side by side in vector lanes, but every element is
  * still the same sum in the same order as in the plain loops below (the
- * attention of the first version of tensor.c, kept here as the reference).
+ * attention of the first version of tensor.c, kept here as the reference),
+ * each step the same muladd (gemm.h: fused where the CPU has FMA).
  * So the two must agree BIT FOR BIT (memcmp), forward and backward, whatever
  * the thread count: that is what lets the vectorised code replace the plain
  * one without changing a single number training prints. The backward's
@@ -13,6 +14,7 @@
  * 4, 12 and 32 (not all multiples of the 8-float vector).
  */
 #include "testutil.h"
+#include "gemm.h"
 #include "tensor.h"
 #include "util.h"
 
@@ -32,7 +34,7 @@ static void ref_attention_forward(float *out, float *preatt, float *att, const f
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *k = inp + ((size_t)b * T + t2) * C3 + C + h * hs;
                     float s = 0.0f;
-                    for (int i = 0; i < hs; i++) s += q[i] * k[i];
+                    for (int i = 0; i < hs; i++) s = muladd(q[i], k[i], s);
                     s *= scale;
                     pre[t2] = s;
                     if (s > maxv) maxv = s;
@@ -46,7 +48,7 @@ static void ref_attention_forward(float *out, float *preatt, float *att, const f
                 for (int i = 0; i < hs; i++) o[i] = 0.0f;
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *v = inp + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    for (int i = 0; i < hs; i++) o[i] += a[t2] * v[i];
+                    for (int i = 0; i < hs; i++) o[i] = muladd(a[t2], v[i], o[i]);
                 }
             }
 }
@@ -67,8 +69,8 @@ static void ref_attention_backward(float *dinp, float *dpreatt, float *datt, con
                     float *dv = dinp + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
                     float s = 0.0f;
                     for (int i = 0; i < hs; i++) {
-                        s += d[i] * v[i];
-                        dv[i] += a[t2] * d[i];
+                        s = muladd(d[i], v[i], s);
+                        dv[i] = muladd(a[t2], d[i], dv[i]);
                     }
                     da[t2] = s;
                 }
@@ -82,8 +84,8 @@ static void ref_attention_backward(float *dinp, float *dpreatt, float *datt, con
                     float *dk = dinp + ((size_t)b * T + t2) * C3 + C + h * hs;
                     float g = scale * dpre[t2];
                     for (int i = 0; i < hs; i++) {
-                        dq[i] += g * k[i];
-                        dk[i] += g * q[i];
+                        dq[i] = muladd(g, k[i], dq[i]);
+                        dk[i] = muladd(g, q[i], dk[i]);
                     }
                 }
             }
