@@ -475,6 +475,23 @@ static void weighted_sum_of_rows(float *y, const float *w, float wscale, const f
         for (int t2 = 0; t2 < n; t2++) y[i] = muladd(wscale * w[t2], x[(size_t)t2 * xs + i], y[i]);
 }
 
+/* The largest of x[0..n). Any order gives the same maximum, so each of
+ * ATT_LANES lanes keeps the largest of its share (one vector compare per 8
+ * scores; a plain running max waits on every comparison), then they meet. */
+static float largest(const float *x, int n) {
+    float lane[ATT_LANES];
+    for (int j = 0; j < ATT_LANES; j++) lane[j] = -INFINITY;
+    int i = 0;
+    for (; i + ATT_LANES <= n; i += ATT_LANES) {
+        SIMD_LANES(ATT_LANES)
+        for (int j = 0; j < ATT_LANES; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    }
+    for (; i < n; i++) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
+    float m = lane[0];
+    for (int j = 1; j < ATT_LANES; j++) m = lane[j] > m ? lane[j] : m;
+    return m;
+}
+
 /* One (batch, head) of attention_forward. kT and row: scratch of hs*ld and ld floats. */
 static void attention_head_forward(float *out, float *preatt, float *att, const float *inp,
                                    float *kT, float *row, int ld, int b, int h, int T, int C,
@@ -490,11 +507,7 @@ static void attention_head_forward(float *out, float *preatt, float *att, const 
          * pre[t2] = scale * sum_i q[i] k[t2][i] */
         dots_across_positions(row, q, kT, ld, hs, t + 1);
         for (int t2 = 0; t2 <= t; t2++) pre[t2] = row[t2] * scale;
-        /* the largest score: any order gives the same maximum, so the lanes
-         * may each take a share (a serial max waits on every comparison) */
-        float maxv = -INFINITY;
-        #pragma omp simd reduction(max : maxv)
-        for (int t2 = 0; t2 <= t; t2++) maxv = pre[t2] > maxv ? pre[t2] : maxv;
+        float maxv = largest(pre, t + 1);
         /* softmax over t2 <= t; the future gets exactly zero weight
          * (this is the causal mask: position t never sees t+1) */
         for (int t2 = 0; t2 <= t; t2++) a[t2] = fast_expf(pre[t2] - maxv);
