@@ -1,6 +1,7 @@
 /* instruct.c — the chat format, answer generation and the reward model that
  * sft, reward, ppo and chat share. See instruct.h. */
 #include "instruct.h"
+#include "gpt_sample.h"
 #include "util.h"
 
 #include <math.h>
@@ -106,48 +107,52 @@ char *chat_answer(GPT *m, Tokenizer *tok, const char *prompt, int max_new, float
 void chat_answers(GPT *m, Tokenizer *tok, const char *const *prompts, int n, int max_new,
                   float temperature, Rng *rng, char **answers, int *ended) {
     if (n <= 0) return;
-    int eot = tokenizer_special_id(tok, TOK_EOT), maxT = m->config.maxT, Vp = m->config.Vp;
+    int eot = tokenizer_special_id(tok, TOK_EOT), maxT = m->config.maxT;
     Chat *c = malloc_or_die(sizeof(Chat) * (size_t)n, "chats");
-    int *done = calloc_or_die((size_t)n, sizeof(int), "chat flags");
-    int *rows = malloc_or_die(sizeof(int) * (size_t)n, "active chats");
+    Rng *own = malloc_or_die(sizeof(Rng) * (size_t)n, "chat rngs");
+    if (rng) rng_split(rng, own, n);  /* chat i's stream, seeded in prompt order */
+    else for (int i = 0; i < n; i++) rng_seed(&own[i], 0);  /* greedy: never drawn from */
+
+    /* The chats with room for max_new tokens go first, together; then, one
+     * at a time, those whose prompt leaves less room before the context maxT
+     * (they stop there, not ended). Slot j holds chat order[j]. */
+    int *order = malloc_or_die(sizeof(int) * (size_t)n, "chat order");
+    int B = 0, last = n;
     for (int i = 0; i < n; i++) {
         c[i] = chat_encode_prompt(tok, prompts[i]);
-        c[i].tokens = realloc_or_die(c[i].tokens, sizeof(int) * (size_t)(c[i].len + max_new), "chat tokens");
-        if (c[i].len >= maxT) done[i] = 1;  /* no room to answer */
+        if (maxT - c[i].len >= max_new) order[B++] = i;
+        else order[--last] = i;
     }
-    int *inputs = NULL;
-    for (int step = 0; step < max_new; step++) {
-        /* the unfinished chats, side by side, right-padded with end-of-text */
-        int B = 0, T = 0;
-        for (int i = 0; i < n; i++) {
-            if (done[i]) continue;
-            rows[B++] = i;
-            if (c[i].len > T) T = c[i].len;
-        }
-        if (B == 0) break;
-        inputs = realloc_or_die(inputs, sizeof(int) * (size_t)B * T, "generation inputs");
-        for (int b = 0; b < B; b++) {
-            const Chat *ci = &c[rows[b]];
-            for (int t = 0; t < T; t++) inputs[b * T + t] = t < ci->len ? ci->tokens[t] : eot;
-        }
-        gpt_forward(m, inputs, B, T);
-        for (int b = 0; b < B; b++) {
-            Chat *ci = &c[rows[b]];
-            const float *logits = m->acts.logits + ((size_t)b * T + ci->len - 1) * Vp;
-            int next = sample_logits(rng, logits, m->config.V, temperature, 0);
-            ci->tokens[ci->len++] = next;
-            if (next == eot || ci->len >= maxT) done[rows[b]] = 1;
-        }
+    const int **ctx = malloc_or_die(sizeof(int *) * (size_t)n, "chat contexts");
+    int *plen = malloc_or_die(sizeof(int) * (size_t)n, "chat lengths");
+    int **outs = malloc_or_die(sizeof(int *) * (size_t)n, "chat answers");
+    int *produced = calloc_or_die((size_t)n, sizeof(int), "answer lengths");
+    Rng *rngs = malloc_or_die(sizeof(Rng) * (size_t)n, "chat rngs, in slot order");
+    for (int j = 0; j < n; j++) {
+        int i = order[j];
+        ctx[j] = c[i].tokens;
+        plen[j] = c[i].len;
+        outs[j] = malloc_or_die(sizeof(int) * (size_t)(max_new > 0 ? max_new : 1), "an answer");
+        rngs[j] = own[i];
     }
-    for (int i = 0; i < n; i++) {
-        answers[i] = chat_decode_response(tok, c[i].tokens + c[i].context_len, c[i].len - c[i].context_len,
-                                          ended ? &ended[i] : NULL);
+
+    GPTSampler s;
+    gpt_sampler_init(&s, m);
+    gpt_sampler_run_batch(&s, B, ctx, plen, outs, produced, max_new, eot, temperature, 0, rngs);
+    for (int j = B; j < n; j++) {
+        int room = maxT - plen[j];
+        if (room > 0) produced[j] = gpt_sampler_run(&s, ctx[j], plen[j], outs[j], room, eot, temperature, 0,
+                                                    &rngs[j], NULL, NULL);
+    }
+    gpt_sampler_free(&s);
+
+    for (int j = 0; j < n; j++) {
+        int i = order[j];
+        answers[i] = chat_decode_response(tok, outs[j], produced[j], ended ? &ended[i] : NULL);
+        free(outs[j]);
         chat_free(&c[i]);
     }
-    free(inputs);
-    free(c);
-    free(done);
-    free(rows);
+    free(c); free(own); free(order); free(ctx); free(plen); free(outs); free(produced); free(rngs);
 }
 
 /* ---- a batch of chats ---- */

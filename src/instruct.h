@@ -68,10 +68,12 @@ char *chat_decode_response(const Tokenizer *tok, const int *tokens, int n, int *
 char *chat_answer(GPT *m, Tokenizer *tok, const char *prompt, int max_new, float temperature,
                   Rng *rng, int *ended);
 
-/* The same for n prompts at once (the fast path the rungs evaluate with):
- * each step runs ONE forward over the unfinished chats side by side,
- * right-padded, and reads each chat's logits at its own last token; causal
- * attention keeps the padding out. Sampling draws from rng in prompt order.
+/* The same for n prompts at once (the fast path the rungs evaluate with),
+ * through one key/value-cached sampler (gpt_sampler_run_batch): the prompts
+ * go through the model in one pass, then each step sends one row per
+ * unfinished chat through each matmul. Chat i draws from its own stream,
+ * seeded from rng in prompt order (rng_split; NULL for greedy), so its
+ * answer does not depend on which other prompts share the call.
  * answers[i] (malloc'd) and ended[i] (may be NULL) receive each result. A
  * chat that reaches the model's context maxT stops there (not ended).
  * chat_answer, one prompt through gpt_sample, is the reference it is tested

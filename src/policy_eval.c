@@ -183,9 +183,8 @@ void rollout(GPTSampler *sampler, const Tokenizer *tok, const PromptSet *ps, Rol
         ro->ctx_len[b] = ctx->len;
         prompts[b] = ctx->tokens;
         outs[b] = seq + ctx->len;
-        uint64_t hi = rng_u32(rng), lo = rng_u32(rng);
-        rng_seed(&rngs[b], hi << 32 | lo);
     }
+    rng_split(rng, rngs, n);
     gpt_sampler_run_batch(sampler, n, prompts, ro->ctx_len, outs, ro->len, ro->R, eot, temperature, 0, rngs);
     for (int b = 0; b < n; b++) {
         free(ro->text[b]);

@@ -872,6 +872,13 @@ void rng_shuffle(Rng *r, int *a, int n) {
     }
 }
 
+void rng_split(Rng *r, Rng *out, int n) {
+    for (int i = 0; i < n; i++) {
+        uint64_t hi = rng_u32(r), lo = rng_u32(r);
+        rng_seed(&out[i], hi << 32 | lo);
+    }
+}
+
 int sample_logits(Rng *r, const float *logits, int V, float temperature, int top_k) {
     int best = 0;
     for (int v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;

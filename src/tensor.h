@@ -185,6 +185,10 @@ float rng_normal(Rng *r);               /* standard normal (Box-Muller) */
 int rng_below(Rng *r, int n);           /* uniform integer in [0, n) */
 /* a[0..n) in a uniformly random order (Fisher-Yates, from the end) */
 void rng_shuffle(Rng *r, int *a, int n);
+/* n streams out[0..n), each seeded from two draws of r, in order: what a
+ * batch of samples draws from, one stream each, so that what sample i
+ * draws does not depend on the others (gpt_sampler_run_batch). */
+void rng_split(Rng *r, Rng *out, int n);
 
 /* Samples an index in [0, V) from softmax(logits / temperature), keeping only
  * the top_k largest logits when 0 < top_k < V (ties kept by lower index).

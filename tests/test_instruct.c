@@ -182,6 +182,40 @@ static void test_batched_greedy_answers_match_gpt_sample_one_prompt_at_a_time(vo
     gpt_free(&m);
 }
 
+/* Sampled at a temperature, chat i draws from its own stream (rng_split of
+ * the caller's rng, in prompt order): its answer is the one chat_answer
+ * gives from that stream alone, whatever the other prompts of the call. */
+static void test_each_sampled_answer_draws_from_its_own_stream_so_the_batch_does_not_change_it(void **state) {
+    (void)state;
+    GPT m;
+    gpt_build(&m, gpt_config(64, tok.vocab_size, 2, 2, 32), 7);
+    fx_randomize_params(&m, 8);
+    const char *prompts[4] = {"what colour is the fox ?", "where is the owl ?", "what is 12 + 34 ?", "hello"};
+    char *batched[4];
+    int ended[4];
+    Rng rng, streams[4];
+    rng_seed(&rng, 99);
+    chat_answers(&m, &tok, prompts, 4, 12, 1.0f, &rng, batched, ended);
+    rng_seed(&rng, 99);
+    rng_split(&rng, streams, 4);
+    int differ = 0;
+    for (int i = 0; i < 4; i++) {
+        int e1;
+        char *one = chat_answer(&m, &tok, prompts[i], 12, 1.0f, &streams[i], &e1);
+        if (strcmp(one, batched[i]) != 0 || e1 != ended[i]) {
+            print_error("prompt %d: alone '%s' (ended %d), batched '%s' (ended %d)\n", i, one, e1, batched[i], ended[i]);
+            fail();
+        }
+        char *greedy = chat_answer(&m, &tok, prompts[i], 12, 0.0f, NULL, NULL);
+        differ += strcmp(greedy, one) != 0;  /* the test must see sampling, not the argmax */
+        free(greedy);
+        free(one);
+        free(batched[i]);
+    }
+    assert_true(differ > 0);
+    gpt_free(&m);
+}
+
 /* ---- 4. the reward is read at the end-of-text ---- */
 
 /* A tiny reward model for the tokenizer's vocabulary, random and of order 1. */
@@ -325,6 +359,7 @@ int main(void) {
         cmocka_unit_test(test_chat_batch_weights_are_one_exactly_on_the_response_and_end_of_text),
         cmocka_unit_test(test_decoding_an_answer_stops_at_the_end_of_text),
         cmocka_unit_test(test_batched_greedy_answers_match_gpt_sample_one_prompt_at_a_time),
+        cmocka_unit_test(test_each_sampled_answer_draws_from_its_own_stream_so_the_batch_does_not_change_it),
         cmocka_unit_test(test_reward_is_read_at_the_end_of_text_and_padding_after_it_changes_nothing),
         cmocka_unit_test(test_normalisation_gives_mean_zero_and_std_one_on_the_given_answers),
         cmocka_unit_test(test_normalising_equal_rewards_keeps_the_gain_at_one),
