@@ -216,16 +216,25 @@ run: all data
 	@echo; echo "== gptladder: what each rung showed (logs in $(LOGS)/, checkpoints in $(RUN)/)"
 	@cat $(patsubst %,$(RUN)/%.out,$(RUNGS)) | grep '^summary' | sed 's/^summary //'
 ladder: $(patsubst %,$(RUN)/%.out,$(RUNGS))
-# make run builds the ladder with -j2 for one reason: rung 3b (induction)
-# trains on one thread, beside the others, on the second core. The other
-# rungs keep their order (the order-only "|" prerequisites below), one at a
-# time, printing as they go; induction's output waits in its .out file and
-# is shown when it is done. No number depends on what runs beside what.
-$(RUN)/gpt2_zeroshot.out: | $(RUN)/gpt1_finetune.out
+# make run builds the ladder with -j2, in two lanes, so that both cores stay
+# busy: rungs 3b (induction, beside pre-training), 1's fine-tuning and 6b
+# (DPO) train beside the others, their output kept in their .out file and
+# shown when they are done; the rest keep their order (the order-only "|"
+# prerequisites below) and print as they go. After pre-training every rung
+# runs on one thread ($(LANE)), one per core. No number depends on it: a rung
+# gives the same bits on one thread or two (tests/test_gpt.c,
+# test_training_gives_the_same_bits_on_one_or_two_threads), so running one by
+# hand with the default threads reproduces its line of the table.
+LANE := --threads 1
 $(RUN)/gpt3_fewshot.out: | $(RUN)/gpt2_zeroshot.out
 $(RUN)/sft.out: | $(RUN)/gpt3_fewshot.out
-$(RUN)/dpo.out: | $(RUN)/ppo.out
-$(RUN)/scaling.out: | $(RUN)/dpo.out
+$(RUN)/scaling.out: | $(RUN)/dpo.out $(RUN)/ppo.out
+
+# A rung that trains beside the others says so when it starts; its output
+# goes to its .out file (printed whole if it fails), and when it is done the
+# lines of it that match $(2) are shown.
+beside = @echo "$(1): training on one thread beside the other rungs (its output: $@)"
+beside_done = @echo "== $(1) finished:"; grep -E '$(2)' $@
 
 # Pre-training writes gpt1_partial.bin (and its .state) at every evaluation and
 # renames it when done: an interrupted `make run` resumes where it stopped.
@@ -241,47 +250,51 @@ $(RUN)/gpt1.bin: out/pretrain.bin out/val.bin build/gpt1
 	@$(LADDER) record $(RUN) gpt1_pretrain $@
 
 $(RUN)/gpt1_finetune.out: $(RUN)/gpt1.bin data/classify_train.tsv data/classify_test.tsv
-	./build/gpt1 finetune $(FLAGS) --model $< --out $(RUN)/gpt1_classifier.bin \
-	    --log $(LOGS)/gpt1_finetune.tsv | tee $@.tmp \
-	    && $(LADDER) record $(RUN) gpt1_finetune $(RUN)/gpt1_classifier.bin $(RUN)/gpt1_classifier.head && mv $@.tmp $@
+	$(call beside,gpt1 finetune)
+	./build/gpt1 finetune $(FLAGS) $(LANE) --model $< --out $(RUN)/gpt1_classifier.bin \
+	    --log $(LOGS)/gpt1_finetune.tsv > $@.tmp \
+	    && $(LADDER) record $(RUN) gpt1_finetune $(RUN)/gpt1_classifier.bin $(RUN)/gpt1_classifier.head \
+	    && mv $@.tmp $@ || { cat $@.tmp; exit 1; }
+	$(call beside_done,gpt1 finetune,^summary)
 
 # Rungs 2 and 3 take no gradient step: they question the pre-trained model.
 $(RUN)/gpt2_zeroshot.out: $(RUN)/gpt1.bin data/zeroshot_test.tsv build/gpt2_zeroshot
-	./build/gpt2_zeroshot $(FLAGS) --model $< --log $(LOGS)/gpt2_zeroshot.tsv | tee $@.tmp && mv $@.tmp $@
+	./build/gpt2_zeroshot $(FLAGS) $(LANE) --model $< --log $(LOGS)/gpt2_zeroshot.tsv | tee $@.tmp && mv $@.tmp $@
 
 $(RUN)/gpt3_fewshot.out: $(RUN)/gpt1.bin data/fewshot_pool.tsv data/fewshot_test.tsv build/gpt3_fewshot
-	./build/gpt3_fewshot $(FLAGS) --model $< --log $(LOGS)/gpt3_fewshot.tsv \
+	./build/gpt3_fewshot $(FLAGS) $(LANE) --model $< --log $(LOGS)/gpt3_fewshot.tsv \
 	    --cot-log $(LOGS)/gpt3_cot.tsv | tee $@.tmp && mv $@.tmp $@
 
 # Rung 3b: a small model of its own, trained on the corpus with repeated-block
 # documents mixed in, until an induction head forms (notes/04b-induction.md).
-# One thread, so that the run is bit for bit the one the note measured (whether
-# and when the head forms depends on the last bits; notes/04b gives the seeds).
+# It trains on one thread beside pre-training (whether and when the head forms
+# depends on the last bits: notes/04b gives the seeds; the thread count does
+# not change them).
 $(RUN)/induction.out: out/induction_train.bin data/induction_test.txt data/fewshot_pool.tsv \
 	    data/fewshot_test.tsv build/induction
 	@mkdir -p $(RUN)
-	@echo "induction: training on one thread beside the other rungs (its output: $@)"
-	./build/induction $(FLAGS) --threads 1 --out $(RUN)/induction.bin --log $(LOGS)/induction.tsv \
+	$(call beside,induction)
+	./build/induction $(FLAGS) $(LANE) --out $(RUN)/induction.bin --log $(LOGS)/induction.tsv \
 	    --heads-log $(LOGS)/induction_heads.tsv --heatmap $(LOGS)/induction_heatmap.tsv > $@.tmp \
 	    && $(LADDER) record $(RUN) induction $(RUN)/induction.bin && mv $@.tmp $@ \
 	    || { cat $@.tmp; exit 1; }
-	@echo "== induction finished:"; grep -E '^(summary|induction done)' $@
+	$(call beside_done,induction,^(summary|induction done))
 
 # InstructGPT steps 1 and 2: SFT on demonstrations, then the reward model on
 # ranked comparisons (it starts from the SFT trunk; its head goes beside it).
 $(RUN)/sft.out: $(RUN)/gpt1.bin data/sft_train.tsv data/sft_test.tsv build/sft
-	./build/sft $(FLAGS) --model $< --out $(RUN)/sft.bin --log $(LOGS)/sft.tsv | tee $@.tmp \
+	./build/sft $(FLAGS) $(LANE) --model $< --out $(RUN)/sft.bin --log $(LOGS)/sft.tsv | tee $@.tmp \
 	    && $(LADDER) record $(RUN) sft $(RUN)/sft.bin && mv $@.tmp $@
 
 $(RUN)/reward.out: $(RUN)/sft.out data/prefs_train.tsv data/prefs_test.tsv build/reward
-	./build/reward train $(FLAGS) --model $(RUN)/sft.bin --out $(RUN)/reward.bin \
+	./build/reward train $(FLAGS) $(LANE) --model $(RUN)/sft.bin --out $(RUN)/reward.bin \
 	    --log $(LOGS)/reward.tsv | tee $@.tmp \
 	    && $(LADDER) record $(RUN) reward $(RUN)/reward.bin $(RUN)/reward.head && mv $@.tmp $@
 
 # InstructGPT step 3: PPO from the SFT model against the reward model, with
 # the KL penalty and then without it (beta = 0: reward hacking).
 $(RUN)/ppo.out: $(RUN)/sft.out $(RUN)/reward.out data/ppo_prompts.tsv build/ppo
-	./build/ppo $(FLAGS) --model $(RUN)/sft.bin --reward $(RUN)/reward.bin --out $(RUN)/ppo.bin \
+	./build/ppo $(FLAGS) $(LANE) --model $(RUN)/sft.bin --reward $(RUN)/reward.bin --out $(RUN)/ppo.bin \
 	    --hack-out $(RUN)/ppo_beta0.bin --log $(LOGS)/ppo.tsv | tee $@.tmp \
 	    && $(LADDER) record $(RUN) ppo $(RUN)/ppo.bin $(RUN)/ppo.head \
 	       $(RUN)/ppo_beta0.bin $(RUN)/ppo_beta0.head && mv $@.tmp $@
@@ -289,8 +302,11 @@ $(RUN)/ppo.out: $(RUN)/sft.out $(RUN)/reward.out data/ppo_prompts.tsv build/ppo
 # Rung 6b: DPO on the same rankings, no reward model and no PPO, with a beta
 # sweep (the reward model only scores its answers, beside PPO's).
 $(RUN)/dpo.out: $(RUN)/sft.out $(RUN)/reward.out data/prefs_train.tsv data/prefs_test.tsv data/ppo_prompts.tsv build/dpo
-	./build/dpo $(FLAGS) --sweep 0.03,0.1,1 --model $(RUN)/sft.bin --reward $(RUN)/reward.bin --out $(RUN)/dpo.bin \
-	    --log $(LOGS)/dpo.tsv | tee $@.tmp && $(LADDER) record $(RUN) dpo $(RUN)/dpo.bin && mv $@.tmp $@
+	$(call beside,dpo)
+	./build/dpo $(FLAGS) $(LANE) --sweep 0.03,0.1,1 --model $(RUN)/sft.bin --reward $(RUN)/reward.bin --out $(RUN)/dpo.bin \
+	    --log $(LOGS)/dpo.tsv > $@.tmp && $(LADDER) record $(RUN) dpo $(RUN)/dpo.bin && mv $@.tmp $@ \
+	    || { cat $@.tmp; exit 1; }
+	$(call beside_done,dpo,^(summary|dpo: the))
 
 # Rung 3c: five sizes on the same tokens and a data sweep, trained from
 # scratch (not from gpt1.bin), two runs at a time on one thread each. Too long
