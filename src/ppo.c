@@ -76,8 +76,8 @@ typedef struct {  /* each field is a flag: parse_flags says what it means */
 /* Defaults, measured at our scale (notes/07-ppo.md): 64 rollouts, responses
  * of at most 16 tokens, temperature 1, 4 epochs x 4 minibatches, lr 5e-5,
  * clip 0.2, value coefficient 0.5, gamma 1, lambda 0.95, beta 0.3, and 60
- * iterations (the beta = 0.3 run's gain peaks by then; longer, it too drifts
- * toward the reward model's blind spots): about 25 s per run on two cores. Ours on top, each
+ * iterations (the beta = 0.3 run has made its gain by then: 120 end at the
+ * same hidden-rule score): about 25 s per run on two cores. Ours on top, each
  * explained in the note: Adam's epsilon 1e-5 (OpenAI's PPO, baselines'
  * ppo2; PyTorch's default is 1e-8), a value head with its own learning rate
  * and five iterations of warm-up, and a penalty of -5 (about the reward
