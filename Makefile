@@ -9,7 +9,7 @@
 #   make bench-blas   our matmul against OpenBLAS (only where OpenBLAS is installed)
 #   make data       generate the toy world (data/) and tokenize it (out/)
 #   make run        data, then train and evaluate every rung in order, then plots
-#   make scaling    rung 3c: a family of sizes and a data sweep (about half an hour on two busy cores)
+#   make scaling    rung 3c: a family of sizes and a data sweep (19 minutes on two busy cores: notes/04c)
 #   make plots      render every plots/*.gp whose .tsv log exists
 #   make clean      remove build/ (never out/, which holds your checkpoints)
 #
@@ -310,7 +310,7 @@ $(RUN)/dpo.out: $(RUN)/sft.out $(RUN)/reward.out data/prefs_train.tsv data/prefs
 
 # Rung 3c: five sizes on the same tokens and a data sweep, trained from
 # scratch (not from gpt1.bin), two runs at a time on one thread each. Too long
-# for make run's ten minutes, so its own target; its logs and plots are committed.
+# for make run's five minutes, so its own target; its logs and plots are committed.
 $(RUN)/scaling.out: out/pretrain.bin out/val.bin data/zeroshot_test.tsv data/fewshot_pool.tsv \
 	    data/fewshot_test.tsv build/scaling
 	@mkdir -p $(RUN)
