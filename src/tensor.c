@@ -7,8 +7,8 @@
  *
  * Speed without cleverness: inner loops run over contiguous memory so that
  * gcc -O3 vectorises them; OpenMP splits the outer loops so that each thread
- * writes its own slice (no atomics: the same thread count always gives the
- * same bits). The matmuls' naive triple loops are here; the fast kernels that
+ * writes its own slice (no atomics, and no sum split between threads: any
+ * thread count gives the same bits). The matmuls' naive triple loops are here; the fast kernels that
  * replace them in training live in gemm.c and compute the very same bits.
  */
 #include "tensor.h"

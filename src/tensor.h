@@ -17,8 +17,9 @@
  *            twice (the tied token embedding) simply gets both contributions.
  *            Zeroing gradients is the caller's explicit job.
  *   threads: OpenMP on the outer loops; every thread writes a disjoint slice,
- *            so results are bit-identical for a given thread count (and for
- *            most ops for any thread count). No atomics, no hidden state.
+ *            and no sum is split between threads, so results are
+ *            bit-identical for any thread count (test_gpt.c trains on one
+ *            and on two). No atomics, no hidden state.
  *
  * Each backward is checked against central finite differences in
  * tests/test_tensor.c. Deliberately absent: dropout, mixed precision, autograd.
