@@ -439,31 +439,59 @@ static void test_bad_checkpoints_are_refused_with_a_clear_message(void **state) 
 
 /* ---- 7. determinism and threads ---- */
 
+/* Three AdamW steps of a small model on random tokens, from one seed, on
+ * `threads` threads; what they leave behind, for comparing bit for bit. */
+typedef struct {
+    float loss[3];
+    float *logits, *grads, *params;
+    size_t nlogits, np;
+} Trained;
+
+static Trained train_three_steps(int threads) {
+    enum { B = 3, T = 16 };
+    AdamWConfig opt = {0.9f, 0.95f, 1e-8f, 0.1f};
+    Trained r;
+    int saved = get_threads();
+    set_threads(threads);
+    GPT m;
+    gpt_build(&m, gpt_config(T, 100, 2, 4, 32), 71);
+    randomize_params(&m, 72);
+    test_seed(73);
+    for (int s = 0; s < 3; s++) {
+        int inputs[B * T], targets[B * T];
+        random_tokens(inputs, B * T, m.config.V);
+        random_tokens(targets, B * T, m.config.V);
+        r.loss[s] = train_step(&m, inputs, targets, B, T, 1e-3f, &opt);
+    }
+    set_threads(saved);
+    r.nlogits = (size_t)B * T * m.config.Vp;
+    r.np = m.num_parameters;
+    r.logits = copy_floats(m.acts.logits, r.nlogits);
+    r.grads = copy_floats(m.grads_memory, r.np);
+    r.params = copy_floats(m.params_memory, r.np);
+    gpt_free(&m);
+    return r;
+}
+
+static void assert_trained_alike_and_free(Trained *a, Trained *b) {
+    assert_memory_equal(a->loss, b->loss, sizeof a->loss);
+    assert_memory_equal(a->logits, b->logits, sizeof(float) * a->nlogits);
+    assert_memory_equal(a->grads, b->grads, sizeof(float) * a->np);
+    assert_memory_equal(a->params, b->params, sizeof(float) * a->np);
+    Trained *t[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        free(t[k]->logits);
+        free(t[k]->grads);
+        free(t[k]->params);
+    }
+}
+
 /* Same seed, same data, same thread count: the same losses, bit for bit, and
  * the same parameters afterwards. Nothing in training may depend on timing. */
 static void test_training_is_bit_identical_for_the_same_seed(void **state) {
     (void)state;
-    enum { B = 2, T = 8, STEPS = 5 };
-    float losses[2][STEPS];
-    float *params[2];
-    AdamWConfig opt = {0.9f, 0.95f, 1e-8f, 0.1f};
-    for (int run = 0; run < 2; run++) {
-        GPT m;
-        gpt_build(&m, gpt_config(T, 30, 2, 2, 16), 61);
-        test_seed(62);
-        for (int s = 0; s < STEPS; s++) {
-            int inputs[B * T], targets[B * T];
-            random_tokens(inputs, B * T, m.config.V);
-            random_tokens(targets, B * T, m.config.V);
-            losses[run][s] = train_step(&m, inputs, targets, B, T, 1e-3f, &opt);
-        }
-        params[run] = copy_floats(m.params_memory, m.num_parameters);
-        if (run == 1) assert_memory_equal(params[0], params[1], sizeof(float) * m.num_parameters);
-        gpt_free(&m);
-    }
-    assert_memory_equal(losses[0], losses[1], sizeof losses[0]);
-    free(params[0]);
-    free(params[1]);
+    Trained a = train_three_steps(get_threads()), b = train_three_steps(get_threads());
+    assert_trained_alike_and_free(&a, &b);
 }
 
 /* One and two threads split the work differently, but every sum keeps its
@@ -475,40 +503,8 @@ static void test_training_is_bit_identical_for_the_same_seed(void **state) {
  * each and still print the numbers the notes quote. */
 static void test_training_gives_the_same_bits_on_one_or_two_threads(void **state) {
     (void)state;
-    enum { B = 3, T = 16, STEPS = 3 };
-    AdamWConfig opt = {0.9f, 0.95f, 1e-8f, 0.1f};
-    float *logits[2], *grads[2], *params[2], loss[2][STEPS];
-    size_t nlogits = 0, np = 0;
-    int saved = get_threads();
-    for (int k = 0; k < 2; k++) {
-        set_threads(k + 1);
-        GPT m;
-        gpt_build(&m, gpt_config(T, 100, 2, 4, 32), 71);
-        randomize_params(&m, 72);
-        test_seed(73);
-        for (int s = 0; s < STEPS; s++) {
-            int inputs[B * T], targets[B * T];
-            random_tokens(inputs, B * T, m.config.V);
-            random_tokens(targets, B * T, m.config.V);
-            loss[k][s] = train_step(&m, inputs, targets, B, T, 1e-3f, &opt);
-        }
-        nlogits = (size_t)B * T * m.config.Vp;
-        np = m.num_parameters;
-        logits[k] = copy_floats(m.acts.logits, nlogits);
-        grads[k] = copy_floats(m.grads_memory, np);
-        params[k] = copy_floats(m.params_memory, np);
-        gpt_free(&m);
-    }
-    set_threads(saved);
-    assert_memory_equal(loss[0], loss[1], sizeof loss[0]);
-    assert_memory_equal(logits[0], logits[1], sizeof(float) * nlogits);
-    assert_memory_equal(grads[0], grads[1], sizeof(float) * np);
-    assert_memory_equal(params[0], params[1], sizeof(float) * np);
-    for (int k = 0; k < 2; k++) {
-        free(logits[k]);
-        free(grads[k]);
-        free(params[k]);
-    }
+    Trained one = train_three_steps(1), two = train_three_steps(2);
+    assert_trained_alike_and_free(&one, &two);
 }
 
 /* ---- 8. the path the heads use: a gradient on the hidden states ---- */
