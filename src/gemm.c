@@ -122,7 +122,7 @@ void gemm_direct(float *D, const float *A, size_t ars, size_t acs, const float *
  * gets its products in the order k = 0, 1, ..., K-1.
  */
 #define KC 256                /* k per slice */
-#define MC (4 * MR)           /* rows per task */
+#define MC (4 * MR)           /* rows per task, at most */
 #define NC (4 * NR)           /* columns per task */
 
 
@@ -223,16 +223,15 @@ void gemm_release(void) {
     }
 }
 
-/* One task: the MC x NC block of D at block (bi, bj), through every k slice. */
-static void packed_block(float *D, const float *Ap, const float *Bp, int M, int Nc, int K,
-                         int bi, int bj, const float *bias, int accumulate) {
-    int i1 = (bi + 1) * MC < M ? (bi + 1) * MC : M, j1 = (bj + 1) * NC < Nc ? (bj + 1) * NC : Nc;
+/* One block of D, rows [ib, i1) x columns [jb, j1), through every k slice. */
+static void packed_block(float *D, const float *Ap, const float *Bp, int Nc, int K,
+                         int ib, int i1, int jb, int j1, const float *bias, int accumulate) {
     for (int pc = 0; pc < K || pc == 0; pc += KC) {
         int kc = K - pc < KC ? K - pc : KC;
         int from_d = accumulate || pc > 0;
-        for (int j0 = bj * NC; j0 < j1; j0 += NR) {
+        for (int j0 = jb; j0 < j1; j0 += NR) {
             const float *bp = Bp + (size_t)(j0 / NR) * K * NR + (size_t)pc * NR;
-            for (int i0 = bi * MC; i0 < i1; i0 += MR) {
+            for (int i0 = ib; i0 < i1; i0 += MR) {
                 const float *ap = Ap + (size_t)(i0 / MR) * K * MR + (size_t)pc * MR;
                 packed_tile(D, Nc, i0, j0, i1 - i0 < MR ? i1 - i0 : MR,
                             j1 - j0 < NR ? j1 - j0 : NR, ap, bp, kc, bias, from_d);
@@ -241,26 +240,42 @@ static void packed_block(float *D, const float *Ap, const float *Bp, int M, int 
     }
 }
 
+/* A panels per row block (MC = that many times MR rows): 4, so that the
+ * block's A stays in cache while every B panel streams past, or fewer when
+ * that would leave under 4 blocks per thread to share out. */
+static int panels_per_block(int pa) {
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    int g = pa / (4 * threads);
+    return g < 1 ? 1 : g > MC / MR ? MC / MR : g;
+}
+
 void gemm_packed(float *D, const float *A, size_t ars, size_t acs, const float *B, size_t brs,
                  size_t bcs, int M, int Nc, int K, const float *bias, int accumulate) {
     if (M <= 0 || Nc <= 0) return;
     int pa = (M + MR - 1) / MR, pb = (Nc + NR - 1) / NR;
     float *Ap = pack_buffer(0, (size_t)pa * MR * K);
     float *Bp = pack_buffer(1, (size_t)pb * NR * K);
-    int mb = (M + MC - 1) / MC, nb = (Nc + NC - 1) / NC;
-    /* One parallel region: pack B, pack A, then the blocks of D, each block
-     * computed whole by one thread. Tasks are handed out dynamically (a thread
-     * slowed by another program leaves its share to the others); which thread
-     * computes a block never changes what it computes. */
+    int g = panels_per_block(pa), mb = (pa + g - 1) / g;
+    /* One parallel region: pack B, then the row blocks of D, each computed
+     * whole by one thread, which first packs the block's A panels itself, so
+     * they sit in its own core's cache for every column block after. Row
+     * blocks are handed out dynamically (a thread slowed by another program
+     * leaves its share to the others); which thread computes a block never
+     * changes what it computes. */
     #pragma omp parallel if ((size_t)M * Nc * K > GEMM_PARALLEL_MIN_WORK)
     {
         #pragma omp for schedule(static)
         for (int p = 0; p < pb; p++) pack_b(Bp + (size_t)p * NR * K, B, brs, bcs, Nc, K, p);
-        #pragma omp for schedule(static)
-        for (int p = 0; p < pa; p++) pack_a(Ap + (size_t)p * MR * K, A, ars, acs, M, K, p);
-        #pragma omp for collapse(2) schedule(dynamic, 1)
-        for (int bi = 0; bi < mb; bi++)
-            for (int bj = 0; bj < nb; bj++)
-                packed_block(D, Ap, Bp, M, Nc, K, bi, bj, bias, accumulate);
+        #pragma omp for schedule(dynamic, 1)
+        for (int bi = 0; bi < mb; bi++) {
+            int p1 = (bi + 1) * g < pa ? (bi + 1) * g : pa;
+            for (int p = bi * g; p < p1; p++) pack_a(Ap + (size_t)p * MR * K, A, ars, acs, M, K, p);
+            int i0 = bi * g * MR, i1 = p1 * MR < M ? p1 * MR : M;
+            for (int j0 = 0; j0 < Nc; j0 += NC)
+                packed_block(D, Ap, Bp, Nc, K, i0, i1, j0, j0 + NC < Nc ? j0 + NC : Nc, bias, accumulate);
+        }
     }
 }
