@@ -112,18 +112,24 @@ void gemm_direct(float *D, const float *A, size_t ars, size_t acs, const float *
  * strides of the original (transposed operands included), and rows or
  * columns past the edge of the matrix are zeros in the panel.
  *
- * The loops around the micro-kernel (BLIS's names), for one task, i.e. one
- * block of MC rows x NC columns of D:
- *   for pc in steps of KC:          a KC-slice of k: the A block (MC x KC)
- *     for jr in steps of NR:          and the B block (KC x NC) stay in L2;
- *       for ir in steps of MR:        one B micro-panel (KC x NR) stays in L1
- *         micro-kernel(KC)            while MC/MR A micro-panels stream past.
+ * The loops around the micro-kernel (BLIS's names):
+ *   for pk in passes over k:        all of k when packed B fits in L2
+ *                                     (B_IN_L2_FLOATS), else KC at a time;
+ *                                     all threads pack B's part of the pass
+ *     for ic in steps of MC:        one row block per task, in parallel: its
+ *                                     thread packs the A block (MC x pass)
+ *       for jc in steps of NC:      the column blocks, one after another
+ *         for pc in steps of KC:    a KC slice of the pass
+ *           for jr in steps of NR:
+ *             for ir in steps of MR:  one B micro-panel (KC x NR) stays in L1
+ *               micro-kernel(KC)        while MC/MR A micro-panels stream past.
  * The k slices are summed one after the other into D, so each element still
  * gets its products in the order k = 0, 1, ..., K-1.
  */
 #define KC 256                /* k per slice */
 #define MC (4 * MR)           /* rows per task, at most */
-#define NC (4 * NR)           /* columns per task */
+#define NC (4 * NR)           /* columns per block */
+#define B_IN_L2_FLOATS (256 * 1024)  /* 1 MB of packed B: half an L2 of 2 MB */
 
 
 /* The tile T (MR x NR, row stride ldt) += Ap (kc x MR panel) @ Bp (kc x NR panel),
@@ -223,12 +229,12 @@ void gemm_release(void) {
     }
 }
 
-/* One block of D, rows [ib, i1) x columns [jb, j1), through every k slice. */
-static void packed_block(float *D, const float *Ap, const float *Bp, int Nc, int K,
+/* One block of D, rows [ib, i1) x columns [jb, j1), for k in [k0, k1), one
+ * KC slice after another. */
+static void packed_block(float *D, const float *Ap, const float *Bp, int Nc, int K, int k0, int k1,
                          int ib, int i1, int jb, int j1, const float *bias, int accumulate) {
-    for (int pc = 0; pc < K || pc == 0; pc += KC) {
-        int kc = K - pc < KC ? K - pc : KC;
-        int from_d = accumulate || pc > 0;
+    for (int pc = k0; pc < k1 || pc == 0; pc += KC) {
+        int kc = k1 - pc < KC ? k1 - pc : KC, from_d = accumulate || pc > 0;
         for (int j0 = jb; j0 < j1; j0 += NR) {
             const float *bp = Bp + (size_t)(j0 / NR) * K * NR + (size_t)pc * NR;
             for (int i0 = ib; i0 < i1; i0 += MR) {
@@ -259,23 +265,31 @@ void gemm_packed(float *D, const float *A, size_t ars, size_t acs, const float *
     float *Ap = pack_buffer(0, (size_t)pa * MR * K);
     float *Bp = pack_buffer(1, (size_t)pb * NR * K);
     int g = panels_per_block(pa), mb = (pa + g - 1) / g;
-    /* One parallel region: pack B, then the row blocks of D, each computed
-     * whole by one thread, which first packs the block's A panels itself, so
-     * they sit in its own core's cache for every column block after. Row
-     * blocks are handed out dynamically (a thread slowed by another program
-     * leaves its share to the others); which thread computes a block never
-     * changes what it computes. */
+    /* k in passes: all of it at once when packed B fits in L2 beside the A
+     * blocks, else one KC slice per pass, so that B's slice stays there. */
+    int kpass = K <= 0 ? 1 : (size_t)K * pb * NR <= B_IN_L2_FLOATS ? K : KC;
+    /* One parallel region. For each pass: pack B's part, then the row blocks
+     * of D, each computed whole by one thread, which first packs the block's
+     * part of A itself, so it sits in its own core's cache for every column
+     * block. The passes and their KC slices are summed into D in order, so
+     * every element keeps the order k = 0, 1, ..., K-1. Row blocks are
+     * handed out dynamically (a thread slowed by another program leaves its
+     * share to the others); which thread computes a block never changes
+     * what it computes. */
     #pragma omp parallel if ((size_t)M * Nc * K > GEMM_PARALLEL_MIN_WORK)
-    {
+    for (int k0 = 0; k0 < K || k0 == 0; k0 += kpass) {
+        int k1 = k0 + kpass < K ? k0 + kpass : K;
         #pragma omp for schedule(static)
-        for (int p = 0; p < pb; p++) pack_b(Bp + (size_t)p * NR * K, B, brs, bcs, Nc, K, p);
+        for (int p = 0; p < pb; p++)
+            pack_b(Bp + (size_t)p * NR * K + (size_t)k0 * NR, B + (size_t)k0 * brs, brs, bcs, Nc, k1 - k0, p);
         #pragma omp for schedule(dynamic, 1)
         for (int bi = 0; bi < mb; bi++) {
             int p1 = (bi + 1) * g < pa ? (bi + 1) * g : pa;
-            for (int p = bi * g; p < p1; p++) pack_a(Ap + (size_t)p * MR * K, A, ars, acs, M, K, p);
+            for (int p = bi * g; p < p1; p++)
+                pack_a(Ap + (size_t)p * MR * K + (size_t)k0 * MR, A + (size_t)k0 * acs, ars, acs, M, k1 - k0, p);
             int i0 = bi * g * MR, i1 = p1 * MR < M ? p1 * MR : M;
             for (int j0 = 0; j0 < Nc; j0 += NC)
-                packed_block(D, Ap, Bp, Nc, K, i0, i1, j0, j0 + NC < Nc ? j0 + NC : Nc, bias, accumulate);
+                packed_block(D, Ap, Bp, Nc, K, k0, k1, i0, i1, j0, j0 + NC < Nc ? j0 + NC : Nc, bias, accumulate);
         }
     }
 }

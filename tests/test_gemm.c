@@ -10,7 +10,9 @@
  *
  * The shapes are awkward on purpose: sizes that are not multiples of the
  * micro-tile (MR x NR: 6..12 x 8..32), of the blocks (MC, NC) or of the k
- * slice (KC = 256: K = 257, 300, 600), single rows, single columns, K = 1.
+ * slice (KC = 256: K = 257, 300, 600), single rows, single columns, K = 1,
+ * and two whose packed B is too big for one pass over k (the forward of
+ * 20 x 700 x 400, the dweight of 600 x 500 x 7).
  */
 #include "testutil.h"
 #include "gemm.h"
@@ -20,6 +22,7 @@
 static const int shapes[][3] = {  /* N, C, OC */
     {1, 1, 1},    {1, 19, 23},   {7, 13, 5},    {9, 1, 33},    {37, 19, 23}, {13, 300, 37},
     {50, 257, 65}, {64, 64, 64}, {130, 96, 200}, {200, 600, 17}, {97, 192, 576},
+    {20, 700, 400}, {600, 500, 7},  /* packed B past B_IN_L2_FLOATS: k in KC passes */
 };
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
 
