@@ -277,19 +277,23 @@ void gemm_packed(float *D, const float *A, size_t ars, size_t acs, const float *
      * share to the others); which thread computes a block never changes
      * what it computes. */
     #pragma omp parallel if ((size_t)M * Nc * K > GEMM_PARALLEL_MIN_WORK)
-    for (int k0 = 0; k0 < K || k0 == 0; k0 += kpass) {
-        int k1 = k0 + kpass < K ? k0 + kpass : K;
-        #pragma omp for schedule(static)
-        for (int p = 0; p < pb; p++)
-            pack_b(Bp + (size_t)p * NR * K + (size_t)k0 * NR, B + (size_t)k0 * brs, brs, bcs, Nc, k1 - k0, p);
-        #pragma omp for schedule(dynamic, 1)
-        for (int bi = 0; bi < mb; bi++) {
-            int p1 = (bi + 1) * g < pa ? (bi + 1) * g : pa;
-            for (int p = bi * g; p < p1; p++)
-                pack_a(Ap + (size_t)p * MR * K + (size_t)k0 * MR, A + (size_t)k0 * acs, ars, acs, M, k1 - k0, p);
-            int i0 = bi * g * MR, i1 = p1 * MR < M ? p1 * MR : M;
-            for (int j0 = 0; j0 < Nc; j0 += NC)
-                packed_block(D, Ap, Bp, Nc, K, k0, k1, i0, i1, j0, j0 + NC < Nc ? j0 + NC : Nc, bias, accumulate);
+    {  /* every thread walks the passes; the two loops inside share the work */
+        for (int k0 = 0; k0 < K || k0 == 0; k0 += kpass) {
+            int k1 = k0 + kpass < K ? k0 + kpass : K;
+            #pragma omp for schedule(static)
+            for (int p = 0; p < pb; p++)
+                pack_b(Bp + (size_t)p * NR * K + (size_t)k0 * NR, B + (size_t)k0 * brs, brs, bcs, Nc, k1 - k0, p);
+            #pragma omp for schedule(dynamic, 1)
+            for (int bi = 0; bi < mb; bi++) {
+                int p1 = (bi + 1) * g < pa ? (bi + 1) * g : pa;
+                for (int p = bi * g; p < p1; p++)
+                    pack_a(Ap + (size_t)p * MR * K + (size_t)k0 * MR, A + (size_t)k0 * acs, ars, acs, M,
+                           k1 - k0, p);
+                int i0 = bi * g * MR, i1 = p1 * MR < M ? p1 * MR : M;
+                for (int j0 = 0; j0 < Nc; j0 += NC)
+                    packed_block(D, Ap, Bp, Nc, K, k0, k1, i0, i1, j0, j0 + NC < Nc ? j0 + NC : Nc, bias,
+                                 accumulate);
+            }
         }
     }
 }

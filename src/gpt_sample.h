@@ -1,6 +1,7 @@
 /* gpt_sample.h — sampling from a GPT (gpt.h): the reference sampler that
  * recomputes everything, and the sampler with a key/value cache, for one
- * sequence (chat, the rungs' answers) or a batch of them (PPO's rollouts).
+ * sequence (chat) or a batch of them (PPO's rollouts, the rungs' answers
+ * through chat_answers).
  *
  * Shapes: C channels, L layers, NH heads, maxT the context, Vp the padded
  * vocabulary (gpt.h); nseq sequences sampled together.
